@@ -1,0 +1,54 @@
+"""microdc: a retail micro data centre (rack, UPS, heat recovery) in Home Assistant."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.typing import ConfigType
+
+from .const import CONF_SITE_NAME, DOMAIN
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+PLATFORMS: list[Platform] = []
+
+
+@dataclass(slots=True)
+class SiteRuntimeData:
+    """What a loaded site keeps while it runs."""
+
+    site_name: str
+
+
+type MicrodcConfigEntry = ConfigEntry[SiteRuntimeData]
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up microdc; sites come from config entries only."""
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> bool:
+    """Set up a site: its device in the registry, its runtime data and its platforms."""
+    site_name: str = entry.data[CONF_SITE_NAME]
+    # The site is the parent of every microdc device (via_device), so it exists first.
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=site_name,
+        manufacturer="microdc",
+        model="Micro data centre site",
+        entry_type=dr.DeviceEntryType.SERVICE,
+    )
+    entry.runtime_data = SiteRuntimeData(site_name=site_name)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> bool:
+    """Unload a site and everything it started."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

@@ -1,0 +1,40 @@
+"""Config flow for microdc: one config entry per site."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.helpers.selector import TextSelector
+from homeassistant.util import slugify
+import probatio
+
+from .const import CONF_SITE_NAME, DOMAIN
+
+# Home Assistant validates with probatio, voluptuous's successor; its typed APIs expect it.
+SITE_SCHEMA = probatio.Schema({probatio.Required(CONF_SITE_NAME): TextSelector()})
+
+
+class MicrodcConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Create a site: the name is all a facility manager needs to start."""
+
+    VERSION = 1
+    MINOR_VERSION = 1
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the site's name."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            site_name = user_input[CONF_SITE_NAME].strip()
+            # slugify() turns a name without letters or digits into "unknown": refuse it first.
+            if not any(char.isalnum() for char in site_name):
+                errors[CONF_SITE_NAME] = "invalid_site_name"
+            else:
+                await self.async_set_unique_id(slugify(site_name))
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(title=site_name, data={CONF_SITE_NAME: site_name})
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(SITE_SCHEMA, user_input),
+            errors=errors,
+        )
