@@ -1,0 +1,1 @@
+"""Tests of the pure domain modules (no Home Assistant instance, no network)."""
