@@ -1,0 +1,460 @@
+"""Modbus transport on pymodbus 3.13: shared connections, block reads, faults survived.
+
+No Home Assistant imports; everything is async and nothing blocks the event loop.
+
+- ModbusConnection: one socket to one endpoint (host, port, framing), shared by every device
+  behind it (a gateway with several unit ids). Requests are serialised with a lock. After a
+  timeout or a lost socket the connection is dropped and rebuilt on the next request; failed
+  connects back off exponentially up to a cap, without sleeping: a request during the back-off
+  fails at once with ModbusConnectError.
+- ModbusConnectionPool: hands out connections by endpoint, reference counted; the last release
+  closes the socket.
+- ModbusDevice: one unit id with a profile. poll() reads the planned blocks and decodes every
+  point. A block that fails with an illegal-address exception is split until the offending points
+  are found; they are skipped from then on (logged once) and the plan keeps the good halves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+import logging
+import time
+from types import MappingProxyType
+
+from pymodbus.client import AsyncModbusTcpClient
+from pymodbus.exceptions import ConnectionException, ModbusException
+from pymodbus.framer import FramerType
+from pymodbus.pdu import ExceptionResponse, ModbusPDU
+
+from ..decode import PointValue, decode_bits, decode_registers
+from ..profile import Point, Profile, Table
+from .block_planner import DEFAULT_MAX_GAP, ReadBlock, plan_reads, split_block
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 3.0  # seconds per request
+DEFAULT_BACKOFF_INITIAL = 1.0  # seconds before the first reconnect attempt after a failure
+DEFAULT_BACKOFF_MAX = 60.0
+
+# Modbus exception codes (Modbus application protocol v1.1b3, section 7).
+ILLEGAL_FUNCTION = 1
+ILLEGAL_DATA_ADDRESS = 2
+ILLEGAL_DATA_VALUE = 3
+GATEWAY_PATH_UNAVAILABLE = 10
+GATEWAY_TARGET_NO_RESPONSE = 11
+# Some devices answer a read that touches an unmapped register with "illegal data value"
+# instead of "illegal data address"; both mean "not this range", so both trigger a split.
+_ADDRESS_EXCEPTIONS = frozenset({ILLEGAL_DATA_ADDRESS, ILLEGAL_DATA_VALUE})
+
+
+class Framing(StrEnum):
+    """How Modbus frames travel over the TCP connection."""
+
+    TCP = "tcp"  # Modbus TCP (MBAP header)
+    RTU_OVER_TCP = "rtu_over_tcp"  # RTU frames with CRC, as many serial gateways forward them
+
+
+_FRAMERS = {Framing.TCP: FramerType.SOCKET, Framing.RTU_OVER_TCP: FramerType.RTU}
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a connection goes: every device with the same endpoint shares one socket."""
+
+    host: str
+    port: int = 502
+    framing: Framing = Framing.TCP
+
+    def __str__(self) -> str:
+        """Render as host:port (framing)."""
+        return f"{self.host}:{self.port} ({self.framing})"
+
+
+# --- errors the Home Assistant glue translates --------------------------------------------
+
+
+class ModbusError(Exception):
+    """Base of every error this transport raises."""
+
+
+class ModbusConnectError(ModbusError):
+    """The endpoint cannot be reached, or the socket was lost during a request."""
+
+
+class ModbusTimeoutError(ModbusError):
+    """No answer within the request timeout."""
+
+
+class ModbusExceptionCodeError(ModbusError):
+    """The device answered with a Modbus exception code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        """Keep the exception code for callers that branch on it."""
+        super().__init__(message)
+        self.code = code
+
+
+class ModbusUnitNotAnsweringError(ModbusExceptionCodeError):
+    """A gateway reports that the unit behind it does not answer (codes 10 and 11)."""
+
+
+class ModbusProtocolError(ModbusError):
+    """An answer that does not fit the request (wrong unit, wrong length)."""
+
+
+# --- connection ---------------------------------------------------------------------------
+
+
+type Clock = Callable[[], float]
+
+
+class ModbusConnection:
+    """One socket to one endpoint, shared by the devices behind it."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
+        backoff_max: float = DEFAULT_BACKOFF_MAX,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        """Prepare the connection; nothing is opened until the first request."""
+        self.endpoint = endpoint
+        self.timeout = timeout
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._client: AsyncModbusTcpClient | None = None
+        self._backoff = 0.0
+        self._next_attempt = 0.0
+        self._closed = False
+        self.connects = 0  # successful connects, for diagnostics
+
+    @property
+    def connected(self) -> bool:
+        """Whether a socket is open right now."""
+        return self._client is not None and self._client.connected
+
+    @property
+    def backoff(self) -> float:
+        """The current wait after a failed connect (0 while connects succeed)."""
+        return self._backoff
+
+    async def _connect(self) -> AsyncModbusTcpClient:
+        if self._client is not None and self._client.connected:
+            return self._client
+        self._drop()
+        now = self._clock()
+        if now < self._next_attempt:
+            raise ModbusConnectError(
+                f"{self.endpoint}: not reachable, next attempt in {self._next_attempt - now:.1f} s"
+            )
+        client = AsyncModbusTcpClient(
+            self.endpoint.host,
+            port=self.endpoint.port,
+            framer=_FRAMERS[self.endpoint.framing],
+            timeout=self.timeout,
+            retries=0,  # retrying is the poller's decision, not the library's
+            reconnect_delay=0,  # reconnects are ours: capped backoff, no background task
+            name=f"microdc {self.endpoint.host}:{self.endpoint.port}",
+        )
+        try:
+            connected = await client.connect()
+        except OSError:
+            connected = False
+        if not connected:
+            client.close()
+            self._backoff = min(
+                self._backoff * 2 if self._backoff else self._backoff_initial, self._backoff_max
+            )
+            self._next_attempt = self._clock() + self._backoff
+            raise ModbusConnectError(f"{self.endpoint}: cannot connect")
+        self._backoff = 0.0
+        self._next_attempt = 0.0
+        self._client = client
+        self.connects += 1
+        return client
+
+    def _drop(self) -> None:
+        """Forget the socket; the next request opens a new one."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    async def read(
+        self, unit_id: int, table: Table, address: int, count: int
+    ) -> list[int] | list[bool]:
+        """Read count registers (or bits) from one table of one unit."""
+        if self._closed:
+            raise ModbusConnectError(f"{self.endpoint}: connection closed")
+        async with self._lock:
+            client = await self._connect()
+            response = await self._execute(client, unit_id, table, address, count)
+        if isinstance(response, ExceptionResponse) or response.isError():
+            code = getattr(response, "exception_code", 0)
+            message = (
+                f"{self.endpoint} unit {unit_id}: exception code {code} reading "
+                f"{table} {address}+{count}"
+            )
+            if code in (GATEWAY_PATH_UNAVAILABLE, GATEWAY_TARGET_NO_RESPONSE):
+                raise ModbusUnitNotAnsweringError(code, message)
+            raise ModbusExceptionCodeError(code, message)
+        if table.is_bits:
+            # pymodbus pads bits to whole bytes.
+            bits = list(response.bits[:count])
+            if len(bits) != count:
+                raise ModbusProtocolError(f"{self.endpoint}: expected {count} bits")
+            return bits
+        registers = list(response.registers)
+        if len(registers) != count:
+            raise ModbusProtocolError(
+                f"{self.endpoint}: expected {count} registers, got {len(registers)}"
+            )
+        return registers
+
+    async def _execute(
+        self, client: AsyncModbusTcpClient, unit_id: int, table: Table, address: int, count: int
+    ) -> ModbusPDU:
+        match table:
+            case Table.HOLDING:
+                request = client.read_holding_registers
+            case Table.INPUT:
+                request = client.read_input_registers
+            case Table.COIL:
+                request = client.read_coils
+            case Table.DISCRETE_INPUT:
+                request = client.read_discrete_inputs
+        timer = asyncio.timeout(self.timeout)
+        try:
+            async with timer:
+                return await request(address, count=count, device_id=unit_id)
+        except TimeoutError as err:
+            # The stream's state is unknown after a lost answer (half-open socket, or a late
+            # answer that would be taken for the next request's): start a fresh one.
+            self._drop()
+            raise ModbusTimeoutError(f"{self.endpoint} unit {unit_id}: no answer") from err
+        except ConnectionException as err:
+            self._drop()
+            raise ModbusConnectError(f"{self.endpoint}: connection lost") from err
+        except ModbusException as err:
+            self._drop()
+            task = asyncio.current_task()
+            if task is not None and task.cancelling() and not timer.expired():
+                # pymodbus turns a cancellation into ModbusIOException; cancel as asked.
+                raise asyncio.CancelledError from err
+            if timer.expired() or "No response" in str(err):
+                raise ModbusTimeoutError(f"{self.endpoint} unit {unit_id}: no answer") from err
+            raise ModbusProtocolError(f"{self.endpoint} unit {unit_id}: {err}") from err
+        except OSError as err:
+            self._drop()
+            raise ModbusConnectError(f"{self.endpoint}: {err}") from err
+
+    async def close(self) -> None:
+        """Close the socket for good."""
+        self._closed = True
+        async with self._lock:
+            self._drop()
+
+
+class ModbusConnectionPool:
+    """Connections by endpoint, reference counted: the last user's release closes one."""
+
+    def __init__(
+        self,
+        *,
+        backoff_initial: float = DEFAULT_BACKOFF_INITIAL,
+        backoff_max: float = DEFAULT_BACKOFF_MAX,
+    ) -> None:
+        """Start with no connections."""
+        self._backoff_initial = backoff_initial
+        self._backoff_max = backoff_max
+        self._connections: dict[Endpoint, ModbusConnection] = {}
+        self._users: dict[Endpoint, int] = {}
+
+    def acquire(self, endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT) -> ModbusConnection:
+        """The endpoint's connection, created on first use.
+
+        Devices behind one endpoint share one request timeout: the longest any of them asked for,
+        so that the slowest unit on a gateway is not cut short.
+        """
+        connection = self._connections.get(endpoint)
+        if connection is None:
+            connection = ModbusConnection(
+                endpoint,
+                timeout=timeout,
+                backoff_initial=self._backoff_initial,
+                backoff_max=self._backoff_max,
+            )
+            self._connections[endpoint] = connection
+            self._users[endpoint] = 0
+        else:
+            connection.timeout = max(connection.timeout, timeout)
+        self._users[endpoint] += 1
+        return connection
+
+    async def release(self, connection: ModbusConnection) -> None:
+        """Give a connection back; the last user's release closes it."""
+        endpoint = connection.endpoint
+        if self._connections.get(endpoint) is not connection:
+            raise ValueError(f"{endpoint}: not a connection of this pool")
+        self._users[endpoint] -= 1
+        if self._users[endpoint] == 0:
+            del self._connections[endpoint]
+            del self._users[endpoint]
+            await connection.close()
+
+    def users(self, endpoint: Endpoint) -> int:
+        """How many devices hold the endpoint's connection."""
+        return self._users.get(endpoint, 0)
+
+
+# --- device -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PollStatistics:
+    """What one poll cost, for diagnostics and the benchmark."""
+
+    requests: int
+    errors: int
+    duration_s: float
+    blocks: int
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    """The readings of one poll: point key -> value, None where the device has no reading."""
+
+    values: Mapping[str, PointValue | None]
+    skipped: frozenset[str]
+    statistics: PollStatistics
+
+
+@dataclass(slots=True)
+class _PollCounters:
+    requests: int = 0
+    errors: int = 0
+    raw: dict[str, list[int] | list[bool]] = field(default_factory=dict)
+
+
+class ModbusDevice:
+    """One unit id behind a connection, read as its profile says."""
+
+    def __init__(
+        self,
+        connection: ModbusConnection,
+        unit_id: int,
+        profile: Profile,
+        *,
+        max_gap: int = DEFAULT_MAX_GAP,
+        name: str | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        """Plan the reads; nothing is sent until the first poll."""
+        if not 0 <= unit_id <= 255:
+            raise ValueError(f"unit id {unit_id} is outside 0..255")
+        self.connection = connection
+        self.unit_id = unit_id
+        self.profile = profile
+        self.name = name or f"{profile.profile_id} unit {unit_id}"
+        self._clock = clock
+        self._skipped: set[str] = set()
+        self._plan: tuple[ReadBlock, ...] = plan_reads(profile.points.values(), max_gap=max_gap)
+        self._available: bool | None = None
+        self.last_statistics: PollStatistics | None = None
+
+    @property
+    def plan(self) -> tuple[ReadBlock, ...]:
+        """The current read plan (it tightens when a bad address is found)."""
+        return self._plan
+
+    @property
+    def skipped(self) -> frozenset[str]:
+        """Points the device refuses (illegal address); they are no longer read."""
+        return frozenset(self._skipped)
+
+    async def poll(self) -> PollResult:
+        """Read every point once; raises a ModbusError when the device cannot be read."""
+        started = self._clock()
+        counters = _PollCounters()
+        plan: list[ReadBlock] = []
+        try:
+            for block in self._plan:
+                plan.extend(await self._read_block(block, counters))
+        except ModbusError as err:
+            self._record(counters, started, len(self._plan))
+            if self._available is not False:
+                _LOGGER.warning("%s is unavailable: %s", self.name, err)
+            self._available = False
+            raise
+        self._plan = tuple(plan)
+        if self._available is False:
+            _LOGGER.info("%s has recovered", self.name)
+        self._available = True
+        values: dict[str, PointValue | None] = {}
+        for block in self._plan:
+            for point in block.points:
+                data = counters.raw[point.key]
+                if point.table.is_bits:
+                    values[point.key] = decode_bits(point, [bool(bit) for bit in data])
+                else:
+                    values[point.key] = decode_registers(point, [int(word) for word in data])
+        for key in self._skipped:
+            values[key] = None
+        return PollResult(
+            values=MappingProxyType(values),
+            skipped=frozenset(self._skipped),
+            statistics=self._record(counters, started, len(self._plan)),
+        )
+
+    def _record(self, counters: _PollCounters, started: float, blocks: int) -> PollStatistics:
+        self.last_statistics = PollStatistics(
+            requests=counters.requests,
+            errors=counters.errors,
+            duration_s=self._clock() - started,
+            blocks=blocks,
+        )
+        return self.last_statistics
+
+    async def _read_block(self, block: ReadBlock, counters: _PollCounters) -> list[ReadBlock]:
+        """Read a block, splitting it on an address error; returns the blocks that worked."""
+        counters.requests += 1
+        try:
+            data = await self.connection.read(self.unit_id, block.table, block.address, block.count)
+        except ModbusExceptionCodeError as err:
+            counters.errors += 1
+            if err.code not in _ADDRESS_EXCEPTIONS:
+                raise
+            if len(block.points) == 1:
+                point = block.points[0]
+                self._skip(point, err.code)
+                return []
+            good: list[ReadBlock] = []
+            for half in split_block(block):
+                good.extend(await self._read_block(half, counters))
+            return good
+        except ModbusError:
+            counters.errors += 1
+            raise
+        for point in block.points:
+            counters.raw[point.key] = data[block.slice_for(point)]
+        return [block]
+
+    def _skip(self, point: Point, code: int) -> None:
+        if point.key in self._skipped:
+            return
+        self._skipped.add(point.key)
+        _LOGGER.warning(
+            "%s: skipping point %s (%s %d): the device answers exception code %d",
+            self.name,
+            point.key,
+            point.table,
+            point.address,
+            code,
+        )

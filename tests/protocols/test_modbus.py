@@ -1,0 +1,397 @@
+"""The Modbus transport against a real pymodbus server on 127.0.0.1.
+
+The peer is pymodbus's own server (an independent implementation of the server side), started
+inside each test on a free port. Faults the server cannot produce (a peer that accepts and never
+answers) come from a plain TCP listener, also real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, Awaitable, Callable
+import logging
+import socket
+from types import MappingProxyType
+from typing import Any
+
+from pymodbus.constants import ExcCodes
+from pymodbus.framer import FramerType
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import DataType as SimType, SimData, SimDevice
+import pytest
+
+from custom_components.microdc.profile import DataType, Point, Profile, Table, WordOrder
+from custom_components.microdc.protocols.modbus import (
+    Endpoint,
+    Framing,
+    ModbusConnectError,
+    ModbusConnection,
+    ModbusConnectionPool,
+    ModbusDevice,
+    ModbusExceptionCodeError,
+    ModbusTimeoutError,
+    ModbusUnitNotAnsweringError,
+)
+
+HOST = "127.0.0.1"
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """No Home Assistant instance needed here (overrides the suite's autouse fixture)."""
+
+
+def _point(key: str, table: Table, address: int, data_type: DataType, **kwargs: Any) -> Point:
+    if "labels" in kwargs:
+        kwargs["labels"] = MappingProxyType(kwargs["labels"])
+    return Point(key=key, table=table, address=address, data_type=data_type, **kwargs)
+
+
+# Holding registers 0..9 and 12..19 exist; 10 and 11 do not (illegal address).
+PROFILE = Profile(
+    profile_id="test_device",
+    manufacturer="Test",
+    model="T1",
+    protocol="modbus",
+    points=MappingProxyType(
+        {
+            p.key: p
+            for p in (
+                _point("power", Table.HOLDING, 0, DataType.U32, scale=0.1),
+                _point("temperature", Table.HOLDING, 2, DataType.S16, scale=0.1),
+                _point("energy", Table.HOLDING, 3, DataType.U32, word_order=WordOrder.LITTLE),
+                _point("mode", Table.HOLDING, 5, DataType.ENUM, labels={0: "idle", 1: "run"}),
+                _point("missing", Table.HOLDING, 10, DataType.U16),
+                _point("after_gap", Table.HOLDING, 12, DataType.U16),
+                _point("status", Table.INPUT, 0, DataType.BITFIELD, labels={0: "ok", 1: "alarm"}),
+                _point("door", Table.DISCRETE_INPUT, 1, DataType.BOOL),
+                _point("relay", Table.COIL, 0, DataType.BOOL),
+            )
+        }
+    ),
+)
+GOOD_VALUES = {
+    "power": 6553.9,  # 0x0001_0003 * 0.1
+    "temperature": -12.5,
+    "energy": 0x0004_0005,
+    "mode": "run",
+    "after_gap": 12,
+    "status": frozenset({"alarm"}),
+    "door": True,
+    "relay": False,
+}
+
+
+def _unit(unit_id: int, action: Any = None) -> SimDevice:
+    holding = [1, 3, -125, 5, 4, 1, 6, 7, 8, 9]  # pymodbus stores registers signed
+    return SimDevice(
+        unit_id,
+        simdata=(
+            [SimData(0, values=[False] * 16, datatype=SimType.BITS)],
+            [SimData(0, values=[False, True] * 8, datatype=SimType.BITS)],
+            [
+                SimData(0, values=holding, datatype=SimType.REGISTERS),
+                SimData(12, values=list(range(12, 20)), datatype=SimType.REGISTERS),
+            ],
+            [SimData(0, values=[2, 0, 0, 0], datatype=SimType.REGISTERS)],
+        ),
+        action=action,
+    )
+
+
+async def _gateway_no_response(*_args: Any) -> ExcCodes:
+    return ExcCodes.GATEWAY_NO_RESPONSE
+
+
+class Peer:
+    """A pymodbus server that can be stopped and started again on the same port."""
+
+    def __init__(self, framer: FramerType = FramerType.SOCKET, **server_kwargs: Any) -> None:
+        self.framer = framer
+        self.server_kwargs = server_kwargs
+        self.port = 0
+        self.requests = 0
+        self.connections = 0
+        self._server: ModbusTcpServer | None = None
+        self.release_mute = asyncio.Event()
+
+    async def _mute(self, *_args: Any) -> None:
+        """Unit 4 never answers (until the test ends): a dead unit behind a gateway."""
+        await self.release_mute.wait()
+
+    def _count_pdu(self, sending: bool, pdu: Any) -> Any:
+        if not sending:
+            self.requests += 1
+        return pdu
+
+    def _count_connect(self, connected: bool) -> None:
+        if connected:
+            self.connections += 1
+
+    async def start(self) -> None:
+        devices = [
+            _unit(1),
+            _unit(2),
+            _unit(3, action=_gateway_no_response),
+            _unit(4, action=self._mute),
+        ]
+        self._server = ModbusTcpServer(
+            devices,
+            address=(HOST, self.port),
+            framer=self.framer,
+            trace_pdu=self._count_pdu,
+            trace_connect=self._count_connect,
+            **self.server_kwargs,
+        )
+        await self._server.serve_forever(background=True)
+        self.port = self._server.transport.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self.release_mute.set()
+        if self._server is not None:
+            await self._server.shutdown()
+            self._server = None
+
+    @property
+    def endpoint(self) -> Endpoint:
+        framing = Framing.TCP if self.framer is FramerType.SOCKET else Framing.RTU_OVER_TCP
+        return Endpoint(HOST, self.port, framing)
+
+
+@pytest.fixture
+async def peer(socket_enabled: None) -> AsyncGenerator[Peer]:
+    server = Peer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def silent_peer(socket_enabled: None) -> AsyncGenerator[int]:
+    """Accepts connections and reads requests but never answers: a half-open peer."""
+
+    async def swallow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(256):
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(swallow, HOST, 0)
+    yield server.sockets[0].getsockname()[1]
+    server.close()
+    await server.wait_closed()
+
+
+async def _until(
+    condition: Callable[[], Awaitable[bool]], deadline_s: float = 10.0, pause_s: float = 0.05
+) -> None:
+    """Poll a condition with a deadline (a retry loop, not a sleep used as synchronisation)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline_s
+    while not await condition():
+        assert loop.time() < end, "condition not met before the deadline"
+        await asyncio.sleep(pause_s)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_poll_reads_every_table_in_few_requests(peer: Peer) -> None:
+    good = {k: p for k, p in PROFILE.points.items() if k != "missing"}
+    profile = Profile("good", "Test", "T1", "modbus", MappingProxyType(good))
+    connection = ModbusConnection(peer.endpoint, timeout=2)
+    # A gap of 3 keeps the read clear of the unmapped registers 10 and 11.
+    device = ModbusDevice(connection, 1, profile, max_gap=3)
+    try:
+        result = await device.poll()
+    finally:
+        await connection.close()
+    assert dict(result.values) == GOOD_VALUES
+    # 8 points in 5 requests: holding 0..5, holding 12, input 0, coil 0, discrete input 1.
+    assert [(b.table, b.address, b.count) for b in device.plan] == [
+        (Table.HOLDING, 0, 6),
+        (Table.HOLDING, 12, 1),
+        (Table.INPUT, 0, 1),
+        (Table.COIL, 0, 1),
+        (Table.DISCRETE_INPUT, 1, 1),
+    ]
+    assert result.statistics.requests == 5 == peer.requests
+    assert result.statistics.errors == 0
+    assert result.skipped == frozenset()
+
+
+async def test_bad_register_is_split_out_and_skipped(
+    peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    connection = ModbusConnection(peer.endpoint, timeout=2)
+    device = ModbusDevice(connection, 1, PROFILE, max_gap=8)
+    try:
+        first = await device.poll()
+        requests_after_first = peer.requests
+        second = await device.poll()
+    finally:
+        await connection.close()
+
+    assert first.values["missing"] is None
+    assert first.skipped == second.skipped == frozenset({"missing"})
+    assert {k: v for k, v in first.values.items() if k != "missing"} == GOOD_VALUES
+    assert dict(second.values) == dict(first.values)
+    assert first.statistics.errors > 0
+    # The plan learned: the second poll reads only blocks that work, without errors.
+    assert second.statistics.errors == 0
+    assert second.statistics.requests == len(device.plan) == peer.requests - requests_after_first
+    assert all("missing" not in [p.key for p in b.points] for b in device.plan)
+    skips = [r for r in caplog.records if "skipping point missing" in r.getMessage()]
+    assert len(skips) == 1
+
+
+async def test_devices_behind_one_endpoint_share_one_socket(peer: Peer) -> None:
+    pool = ModbusConnectionPool()
+    first = pool.acquire(peer.endpoint, timeout=1)
+    second = pool.acquire(peer.endpoint, timeout=2)
+    assert first is second
+    assert first.timeout == 2  # the longest timeout any device asked for
+    assert pool.users(peer.endpoint) == 2
+    good = {k: p for k, p in PROFILE.points.items() if k != "missing"}
+    profile = Profile("good", "Test", "T1", "modbus", MappingProxyType(good))
+    unit1 = ModbusDevice(first, 1, profile)
+    unit2 = ModbusDevice(second, 2, profile)
+
+    results = await asyncio.gather(*(unit1.poll(), unit2.poll(), unit1.poll(), unit2.poll()))
+
+    assert all(dict(r.values) == GOOD_VALUES for r in results)
+    assert peer.connections == 1
+    assert first.connects == 1
+
+    await pool.release(first)
+    assert pool.users(peer.endpoint) == 1
+    assert second.connected  # still in use by unit 2
+    assert dict((await unit2.poll()).values) == GOOD_VALUES
+
+    await pool.release(second)
+    assert pool.users(peer.endpoint) == 0
+    assert not second.connected
+    with pytest.raises(ModbusConnectError, match="closed"):
+        await unit2.poll()
+    with pytest.raises(ValueError, match="not a connection of this pool"):
+        await pool.release(second)
+    # A new user after the last release gets a new connection.
+    third = pool.acquire(peer.endpoint)
+    assert third is not first
+    await pool.release(third)
+
+
+async def test_reconnects_after_the_server_restarts(
+    peer: Peer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="custom_components.microdc.protocols.modbus")
+    connection = ModbusConnection(peer.endpoint, timeout=1, backoff_initial=0.05, backoff_max=0.2)
+    device = ModbusDevice(connection, 1, PROFILE, name="rack pdu")
+    try:
+        assert (await device.poll()).values["power"] == GOOD_VALUES["power"]
+        await peer.stop()
+        for _ in range(3):  # unavailable while the server is down; logged once
+            with pytest.raises((ModbusConnectError, ModbusTimeoutError)):
+                await device.poll()
+        await peer.start()
+
+        async def polls() -> bool:
+            try:
+                await device.poll()
+            except ModbusConnectError:
+                return False
+            return True
+
+        await _until(polls)
+        assert (await device.poll()).values["power"] == GOOD_VALUES["power"]
+    finally:
+        await connection.close()
+    assert connection.connects == 2
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("rack pdu is unavailable" in m for m in messages) == 1
+    assert sum("rack pdu has recovered" in m for m in messages) == 1
+
+
+async def test_connect_backoff_doubles_up_to_its_cap(socket_enabled: None) -> None:
+    now = [0.0]
+    connection = ModbusConnection(
+        Endpoint(HOST, _free_port()),
+        timeout=1,
+        backoff_initial=1,
+        backoff_max=4,
+        clock=lambda: now[0],
+    )
+    waits = []
+    for _ in range(5):
+        with pytest.raises(ModbusConnectError, match="cannot connect"):
+            await connection.read(1, Table.HOLDING, 0, 1)
+        waits.append(connection.backoff)
+        # Within the back-off a request fails at once, without a connect attempt.
+        now[0] += connection.backoff / 2
+        with pytest.raises(ModbusConnectError, match="next attempt in"):
+            await connection.read(1, Table.HOLDING, 0, 1)
+        now[0] += connection.backoff / 2
+    assert waits == [1, 2, 4, 4, 4]
+    await connection.close()
+
+
+async def test_half_open_peer_times_out_and_drops_the_socket(silent_peer: int) -> None:
+    connection = ModbusConnection(Endpoint(HOST, silent_peer), timeout=0.3)
+    with pytest.raises(ModbusTimeoutError):
+        await connection.read(1, Table.HOLDING, 0, 1)
+    assert not connection.connected  # the next request starts a fresh socket
+    with pytest.raises(ModbusTimeoutError):
+        await connection.read(1, Table.HOLDING, 0, 1)
+    assert connection.connects == 2
+    await connection.close()
+
+
+async def test_cancelled_poll_is_cancelled_not_an_error(silent_peer: int) -> None:
+    connection = ModbusConnection(Endpoint(HOST, silent_peer), timeout=30)
+    device = ModbusDevice(connection, 1, PROFILE)
+    task = asyncio.create_task(device.poll())
+    await _until(lambda: asyncio.sleep(0, result=connection.connected))
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await connection.close()
+
+
+async def test_unit_that_does_not_answer(peer: Peer) -> None:
+    connection = ModbusConnection(peer.endpoint, timeout=0.3)
+    try:
+        with pytest.raises(ModbusTimeoutError):
+            await ModbusDevice(connection, 4, PROFILE).poll()
+        # The connection still serves the units that answer.
+        assert (await ModbusDevice(connection, 2, PROFILE).poll()).values["mode"] == "run"
+    finally:
+        await connection.close()
+
+
+async def test_exception_codes_are_typed(peer: Peer) -> None:
+    connection = ModbusConnection(peer.endpoint, timeout=2)
+    try:
+        # pymodbus's server answers "device failure" (4) for a unit it does not have.
+        with pytest.raises(ModbusExceptionCodeError) as caught:
+            await ModbusDevice(connection, 9, PROFILE).poll()
+        assert caught.value.code == 4
+        # A gateway whose target does not respond (11).
+        with pytest.raises(ModbusUnitNotAnsweringError) as gateway:
+            await ModbusDevice(connection, 3, PROFILE).poll()
+        assert gateway.value.code == 11
+    finally:
+        await connection.close()
+
+
+async def test_rtu_over_tcp_framing(socket_enabled: None) -> None:
+    server = Peer(framer=FramerType.RTU)
+    await server.start()
+    connection = ModbusConnection(server.endpoint, timeout=2)
+    try:
+        result = await ModbusDevice(connection, 1, PROFILE).poll()
+    finally:
+        await connection.close()
+        await server.stop()
+    assert {k: v for k, v in result.values.items() if k != "missing"} == GOOD_VALUES
