@@ -1,8 +1,11 @@
 """Setting up and unloading a site."""
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from types import MappingProxyType
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microdc import SiteRuntimeData
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN
@@ -31,3 +34,32 @@ async def test_site_set_up_through_the_flow_and_unloaded(
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
+
+
+async def test_site_reloads_when_a_subentry_is_added_or_removed(hass: HomeAssistant) -> None:
+    """A new or removed device/heat destination takes effect without a manual reload."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="corner_shop", data={CONF_SITE_NAME: "Corner Shop"}
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    first_runtime = entry.runtime_data
+
+    subentry = ConfigSubentry(
+        data=MappingProxyType({}), subentry_type="probe", title="Probe", unique_id=None
+    )
+    hass.config_entries.async_add_subentry(entry, subentry)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    second_runtime = entry.runtime_data
+    assert second_runtime is not first_runtime
+
+    # A title change alone is not a reason to reload.
+    hass.config_entries.async_update_entry(entry, title="Corner Shop (north)")
+    await hass.async_block_till_done()
+    assert entry.runtime_data is second_runtime
+
+    hass.config_entries.async_remove_subentry(entry, subentry.subentry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data is not second_runtime

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from homeassistant.config_entries import ConfigEntry
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    ConfigEntry,
+    ConfigEntryChange,
+)
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_SITE_NAME, DOMAIN
@@ -45,8 +50,32 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> b
         entry_type=dr.DeviceEntryType.SERVICE,
     )
     entry.runtime_data = SiteRuntimeData(site_name=site_name)
+    _reload_when_subentries_change(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+def _reload_when_subentries_change(hass: HomeAssistant, entry: MicrodcConfigEntry) -> None:
+    """Reload the site when a device or heat destination is added or removed.
+
+    Home Assistant does not reload an entry when a subentry is added, and an update listener
+    would clash with the reload that options and reconfigure flows already schedule; so watch
+    for a change of the set of subentries only.
+    """
+    loaded = frozenset(entry.subentries)
+
+    @callback
+    def _on_entry_changed(change: ConfigEntryChange, changed: ConfigEntry) -> None:
+        if (
+            change is ConfigEntryChange.UPDATED
+            and changed.entry_id == entry.entry_id
+            and frozenset(changed.subentries) != loaded
+        ):
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+
+    entry.async_on_unload(
+        async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _on_entry_changed)
+    )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> bool:
