@@ -57,7 +57,7 @@ def test_water_at_20_c_matches_crc_handbook() -> None:
 def test_water_density_keeps_its_maximum_near_4_c() -> None:
     # Kell (1975) / IAPWS-95: maximum 999.975 kg/m³ at 3.98 °C. A cubic that overshoots would
     # put a spurious maximum above it between the table's points.
-    samples = [density(Fluid.WATER, t / 100) for t in range(0, 1001)]
+    samples = [density(Fluid.WATER, t / 100) for t in range(1001)]
     peak = max(samples)
     assert peak == pytest.approx(999.975, abs=0.005)
     assert 3.0 <= samples.index(peak) / 100 <= 5.0

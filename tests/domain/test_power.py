@@ -51,9 +51,7 @@ def test_density_is_taken_where_the_flow_is_measured() -> None:
 
 
 def test_specific_heat_at_the_mean_temperature() -> None:
-    power = thermal_power(
-        1.0, FlowUnit.LITERS_PER_SECOND, 20, 10, fluid=Fluid.PROPYLENE_GLYCOL_30
-    )
+    power = thermal_power(1.0, FlowUnit.LITERS_PER_SECOND, 20, 10, fluid=Fluid.PROPYLENE_GLYCOL_30)
     rho = density(Fluid.PROPYLENE_GLYCOL_30, 10)
     cp = specific_heat(Fluid.PROPYLENE_GLYCOL_30, 15)
     assert power == pytest.approx(1e-3 * rho * cp * 10, rel=1e-12)
