@@ -11,6 +11,7 @@ from custom_components.microdc.heat import (
     Circuit,
     CircuitReading,
     CounterSpec,
+    EnergyChannel,
     EnergySource,
     HeatDomainError,
     HeatLedger,
@@ -355,3 +356,25 @@ def test_bad_circuits_are_refused(circuits: list[Circuit], match: str) -> None:
         HeatLedger(circuits, max_gap_s=60)
     with pytest.raises(HeatDomainError, match="destination"):
         Circuit("c", ())
+
+
+def test_a_channel_alone_totals_it_energy_from_a_wrapping_pdu_counter() -> None:
+    # The IT energy sensor: a PDU's 32-bit Wh counter, with its power as the fallback.
+    spec = CounterSpec(wh_per_count=1, bits=32, max_power_w=50_000)
+    it = EnergyChannel(max_gap_s=60, counter=spec)
+    it.advance(0.0, 7_200.0, 2**32 - 10)
+    it.advance(10.0, 7_200.0, 10)  # wrapped: 20 Wh
+    restored = EnergyChannel.from_dict(60, spec, json.loads(json.dumps(it.to_dict())))
+    restored.advance(20.0, 7_200.0, 30)
+    assert restored.total_wh == 40.0
+    assert restored.computed_wh == pytest.approx(40.0)
+    assert restored.wraps == 1
+
+
+def test_each_circuit_reports_its_own_cross_check() -> None:
+    ledger = HeatLedger(METERED, max_gap_s=60)
+    ledger.record(0.0, {MAIN: CircuitReading(power_w=3_600.0, counter=0)})
+    ledger.record(10.0, {MAIN: CircuitReading(power_w=3_600.0, counter=10)})
+    assert ledger.channel(MAIN).computed_wh == pytest.approx(10.0)
+    with pytest.raises(HeatDomainError, match="unknown circuit"):
+        ledger.channel("nope")

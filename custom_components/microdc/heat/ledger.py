@@ -123,6 +123,13 @@ class HeatLedger:
         """The circuits, as configured."""
         return tuple(self._circuits.values())
 
+    def channel(self, circuit_id: str) -> EnergyChannel:
+        """A circuit's channel, for its own figures (computed_wh, wraps, unknown_s, ...)."""
+        try:
+            return self._channels[circuit_id]
+        except KeyError:
+            raise HeatDomainError(f"unknown circuit {circuit_id!r}") from None
+
     def record(self, time_s: float, readings: Mapping[str, CircuitReading]) -> dict[str, Interval]:
         """Account for the readings taken at time_s (a UNIX timestamp in s), per circuit id.
 
