@@ -14,16 +14,12 @@ import socket
 from types import MappingProxyType
 from typing import Any
 
-from pymodbus.constants import ExcCodes
 from pymodbus.framer import FramerType
-from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType as SimType, SimData, SimDevice
 import pytest
 
 from custom_components.microdc.profile import DataType, Point, Profile, Table, WordOrder
 from custom_components.microdc.protocols.modbus import (
     Endpoint,
-    Framing,
     ModbusConnectError,
     ModbusConnection,
     ModbusConnectionPool,
@@ -32,8 +28,7 @@ from custom_components.microdc.protocols.modbus import (
     ModbusTimeoutError,
     ModbusUnitNotAnsweringError,
 )
-
-HOST = "127.0.0.1"
+from tests.modbus_peer import HOST, ModbusPeer as Peer
 
 
 @pytest.fixture(autouse=True)
@@ -80,82 +75,6 @@ GOOD_VALUES = {
     "door": True,
     "relay": False,
 }
-
-
-def _unit(unit_id: int, action: Any = None) -> SimDevice:
-    holding = [1, 3, -125, 5, 4, 1, 6, 7, 8, 9]  # pymodbus stores registers signed
-    return SimDevice(
-        unit_id,
-        simdata=(
-            [SimData(0, values=[False] * 16, datatype=SimType.BITS)],
-            [SimData(0, values=[False, True] * 8, datatype=SimType.BITS)],
-            [
-                SimData(0, values=holding, datatype=SimType.REGISTERS),
-                SimData(12, values=list(range(12, 20)), datatype=SimType.REGISTERS),
-            ],
-            [SimData(0, values=[2, 0, 0, 0], datatype=SimType.REGISTERS)],
-        ),
-        action=action,
-    )
-
-
-async def _gateway_no_response(*_args: Any) -> ExcCodes:
-    return ExcCodes.GATEWAY_NO_RESPONSE
-
-
-class Peer:
-    """A pymodbus server that can be stopped and started again on the same port."""
-
-    def __init__(self, framer: FramerType = FramerType.SOCKET, **server_kwargs: Any) -> None:
-        self.framer = framer
-        self.server_kwargs = server_kwargs
-        self.port = 0
-        self.requests = 0
-        self.connections = 0
-        self._server: ModbusTcpServer | None = None
-        self.release_mute = asyncio.Event()
-
-    async def _mute(self, *_args: Any) -> None:
-        """Unit 4 never answers (until the test ends): a dead unit behind a gateway."""
-        await self.release_mute.wait()
-
-    def _count_pdu(self, sending: bool, pdu: Any) -> Any:
-        if not sending:
-            self.requests += 1
-        return pdu
-
-    def _count_connect(self, connected: bool) -> None:
-        if connected:
-            self.connections += 1
-
-    async def start(self) -> None:
-        devices = [
-            _unit(1),
-            _unit(2),
-            _unit(3, action=_gateway_no_response),
-            _unit(4, action=self._mute),
-        ]
-        self._server = ModbusTcpServer(
-            devices,
-            address=(HOST, self.port),
-            framer=self.framer,
-            trace_pdu=self._count_pdu,
-            trace_connect=self._count_connect,
-            **self.server_kwargs,
-        )
-        await self._server.serve_forever(background=True)
-        self.port = self._server.transport.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        self.release_mute.set()
-        if self._server is not None:
-            await self._server.shutdown()
-            self._server = None
-
-    @property
-    def endpoint(self) -> Endpoint:
-        framing = Framing.TCP if self.framer is FramerType.SOCKET else Framing.RTU_OVER_TCP
-        return Endpoint(HOST, self.port, framing)
 
 
 @pytest.fixture
@@ -270,9 +189,15 @@ async def test_devices_behind_one_endpoint_share_one_socket(peer: Peer) -> None:
     assert second.connected  # still in use by unit 2
     assert dict((await unit2.poll()).values) == GOOD_VALUES
 
+    assert peer.open_connections == 1
     await pool.release(second)
     assert pool.users(peer.endpoint) == 0
     assert not second.connected
+
+    async def server_sees_it_closed() -> bool:
+        return peer.open_connections == 0
+
+    await _until(server_sees_it_closed)
     with pytest.raises(ModbusConnectError, match="closed"):
         await unit2.poll()
     with pytest.raises(ValueError, match="not a connection of this pool"):
