@@ -96,7 +96,8 @@ class FaultBoard:
         self._listeners: list[Callable[[Fault], None]] = []
 
     def add_listener(self, listener: Callable[[Fault], None]) -> None:
-        """Call listener(fault) for every fault added (one-shot faults are applied this way)."""
+        """Call listener(fault) before a fault is put in force; it may raise FaultError to
+        refuse it. One-shot faults (counter_near_wrap) are applied by their listener."""
         self._listeners.append(listener)
 
     def tick(self, now_s: float) -> None:
@@ -155,10 +156,12 @@ class FaultBoard:
             until_s=None if duration is None else self.now_s + float(duration),
             params=params,
         )
-        if name not in ONE_SHOT_FAULTS:
-            self._faults.append(fault)
+        # Listeners see the fault first and may refuse it with FaultError (e.g. a NaN fault
+        # on a point that has no sentinel); only then is it put in force.
         for listener in self._listeners:
             listener(fault)
+        if name not in ONE_SHOT_FAULTS:
+            self._faults.append(fault)
         return fault
 
     def _device(self, name: str, device: Any) -> str | None:

@@ -5,8 +5,9 @@ A site file (see simulator/sites/demo.yaml, the default) has these top-level sec
 - physics parameters read by simulator/model.py: clock, outdoor, rack, room, loop, destinations,
   valves, spaces, ups, heat_meter, pdu (documented in the file and in model.py);
 - ``modbus.devices``: per device name a unit id, a profile id (a file under
-  custom_components/microdc/profiles/) and per point key the model quantity it serves, or
-  ``{value: N}`` for a constant;
+  custom_components/microdc/profiles/) and per point key the model quantity it serves,
+  ``{quantity: NAME, factor: F}`` to convert units (e.g. W to kW: 0.001), or ``{value: N}``
+  for a constant;
 - ``bacnet``: one device (name, device_instance, vendor_identifier, model_name) and its objects.
   Each object has type (``analog-input``, ``binary-input``, ``analog-output``, ``binary-output``),
   instance, name, description, units (BACnet engineering units as bacpypes3 spells them, e.g.
@@ -42,10 +43,11 @@ class SiteError(ValueError):
 
 @dataclass(frozen=True)
 class PointSource:
-    """Where a Modbus point's value comes from: a model quantity or a constant."""
+    """Where a Modbus point's value comes from: a model quantity (times factor) or a constant."""
 
     quantity: str | None = None
     constant: float | None = None
+    factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -152,8 +154,17 @@ def _modbus_devices(path: Path, raw: dict[str, Any]) -> tuple[ModbusDeviceSpec, 
                 points[key] = PointSource(quantity=source)
             elif isinstance(source, dict) and isinstance(source.get("value"), int | float):
                 points[key] = PointSource(constant=float(source["value"]))
+            elif (
+                isinstance(source, dict)
+                and isinstance(source.get("quantity"), str)
+                and isinstance(source.get("factor", 1.0), int | float)
+            ):
+                points[key] = PointSource(source["quantity"], factor=float(source.get("factor", 1)))
             else:
-                raise SiteError(f"{where}.points.{key}: a quantity name or {{value: N}}")
+                raise SiteError(
+                    f"{where}.points.{key}: a quantity name, {{quantity: NAME, factor: F}} "
+                    "or {value: N}"
+                )
         specs.append(ModbusDeviceSpec(str(name), unit_id, profile, points))
     return tuple(specs)
 
