@@ -378,3 +378,39 @@ def test_each_circuit_reports_its_own_cross_check() -> None:
     assert ledger.channel(MAIN).computed_wh == pytest.approx(10.0)
     with pytest.raises(HeatDomainError, match="unknown circuit"):
         ledger.channel("nope")
+
+
+def test_a_repeated_timestamp_is_neither_energy_nor_a_gap() -> None:
+    ledger = HeatLedger(LOOP_ONLY, max_gap_s=60)
+    ledger.record(0.0, {MAIN: CircuitReading(power_w=3_600.0)})
+    ledger.record(10.0, {MAIN: CircuitReading(power_w=3_600.0)})
+    ledger.record(10.0, {MAIN: CircuitReading(power_w=3_600.0)})
+    ledger.record(20.0, {MAIN: CircuitReading(power_w=3_600.0)})
+    totals = ledger.totals()
+    assert totals.rejected_wh == pytest.approx(20.0)
+    assert (totals.gap_count, totals.unknown_s) == (0, 0.0)
+
+
+def test_power_now_per_destination() -> None:
+    circuits = [
+        Circuit("tenant_a_branch", ("tenant_a",)),
+        Circuit(MAIN, ("stockroom", REJECT)),
+    ]
+    ledger = HeatLedger(circuits, max_gap_s=60)
+    ledger.record(
+        0.0,
+        {
+            "tenant_a_branch": CircuitReading(power_w=2_000.0),
+            MAIN: CircuitReading(power_w=-5.0, shares=shares_by_valves({"stockroom": 0})),
+        },
+    )
+    assert ledger.power_by_destination_w() == {"tenant_a": 2_000.0, "stockroom": 0.0, REJECT: 0.0}
+    ledger.record(
+        10.0,
+        {MAIN: CircuitReading(power_w=4_000.0, shares=shares_by_valves({"stockroom": 100}))},
+    )
+    assert ledger.power_by_destination_w() == {
+        "tenant_a": 2_000.0,
+        "stockroom": 4_000.0,
+        REJECT: 0.0,
+    }

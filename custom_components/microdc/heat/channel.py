@@ -97,7 +97,8 @@ class EnergyChannel:
         last_time, last_power = self.last_time_s, self.last_power_w
         elapsed = None if last_time is None else time_s - last_time
         forward = elapsed is not None and elapsed > 0
-        within = forward and elapsed is not None and elapsed <= self.max_gap_s
+        # A repeated timestamp is a zero-length interval, not a gap; a clock that went back is.
+        within = elapsed is not None and 0 <= elapsed <= self.max_gap_s
 
         step = None
         if self.counter is not None:
@@ -119,7 +120,7 @@ class EnergyChannel:
             energy, source = trapezoid, EnergySource.POWER
         else:
             energy, source = None, EnergySource.UNKNOWN
-            if last_time is not None:
+            if elapsed:  # neither the first reading nor a repeated timestamp
                 self.gap_count += 1
                 self.unknown_s += max(elapsed or 0.0, 0.0)
         if energy is not None:

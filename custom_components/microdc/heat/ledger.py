@@ -111,6 +111,8 @@ class HeatLedger:
                         "must belong to one circuit"
                     )
                 seen[destination] = circuit.circuit_id
+        if not (math.isfinite(max_gap_s) and max_gap_s > 0):
+            raise HeatDomainError(f"max_gap_s must be > 0, got {max_gap_s}")
         self.max_gap_s = max_gap_s
         self._circuits = {c.circuit_id: c for c in circuits}
         self._channels = {c.circuit_id: EnergyChannel(max_gap_s, c.counter) for c in circuits}
@@ -179,6 +181,22 @@ class HeatLedger:
         total = math.fsum(weights.values())
         for destination, weight in weights.items():
             self._by_destination[destination] += energy * weight / total
+
+    def power_by_destination_w(self) -> dict[str, float]:
+        """The latest power per destination (W): each circuit's last power times its shares.
+
+        Circuits whose last reading had no power contribute nothing; whether a value is too old
+        to show is the caller's decision (it knows its devices' availability).
+        """
+        power = dict.fromkeys(self._by_destination, 0.0)
+        for circuit_id, circuit in self._circuits.items():
+            last = self._channels[circuit_id].last_power_w
+            if last is None:
+                continue
+            shares = self._shares[circuit_id] or {circuit.destinations[0]: 1.0}
+            for destination, share in shares.items():
+                power[destination] += last * share
+        return power
 
     def totals(self) -> LedgerTotals:
         """The ledger's figures now."""
