@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+)
+from homeassistant.core import callback
 from homeassistant.helpers.selector import TextSelector
 from homeassistant.util import slugify
 import probatio
 
-from .const import CONF_SITE_NAME, DOMAIN
+from .const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
+from .modbus_flow import ModbusDeviceSubentryFlow
 
 # Home Assistant validates with probatio, voluptuous's successor; its typed APIs expect it.
 SITE_SCHEMA = probatio.Schema({probatio.Required(CONF_SITE_NAME): TextSelector()})
@@ -38,3 +45,11 @@ class MicrodcConfigFlow(ConfigFlow, domain=DOMAIN):
             data_schema=self.add_suggested_values_to_schema(SITE_SCHEMA, user_input),
             errors=errors,
         )
+
+    @classmethod
+    @callback
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """A site's devices and heat destinations are its subentries."""
+        return {SUBENTRY_MODBUS_DEVICE: ModbusDeviceSubentryFlow}

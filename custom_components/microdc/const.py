@@ -5,3 +5,22 @@ from typing import Final
 DOMAIN: Final = "microdc"
 
 CONF_SITE_NAME: Final = "site_name"
+
+# Device subentries (ConfigSubentryFlow): one per microdc device.
+SUBENTRY_MODBUS_DEVICE: Final = "modbus_device"
+CONF_FRAMING: Final = "framing"
+CONF_UNIT_ID: Final = "unit_id"
+CONF_PROFILE: Final = "profile"
+CONF_POLLING: Final = "polling"  # the collapsed section of polling settings
+CONF_SCAN_INTERVAL: Final = "scan_interval"
+CONF_TIMEOUT: Final = "timeout"
+CONF_MAX_GAP: Final = "max_gap"
+
+DEFAULT_MODBUS_PORT: Final = 502
+DEFAULT_UNIT_ID: Final = 1
+DEFAULT_SCAN_INTERVAL_S: Final = 10
+DEFAULT_TIMEOUT_S: Final = 3.0
+DEFAULT_MAX_GAP: Final = 16
+
+# The user's own profiles, relative to Home Assistant's configuration folder.
+USER_PROFILES_DIR: Final = ("microdc", "profiles")

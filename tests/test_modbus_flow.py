@@ -1,0 +1,213 @@
+"""The Modbus device subentry flow, against a real Modbus peer on 127.0.0.1."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any
+
+from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.microdc.const import (
+    CONF_SITE_NAME,
+    DOMAIN,
+    SUBENTRY_MODBUS_DEVICE,
+)
+from tests.modbus_peer import HOST, TEST_PROFILE_YAML, WRONG_PROFILE_YAML, ModbusPeer
+
+POLLING = {"polling": {"scan_interval": 10, "timeout": 0.5, "max_gap": 3}}
+
+
+@pytest.fixture
+def user_profiles(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """The user's own profiles in <config>/microdc/profiles (a fresh config folder)."""
+    hass.config.config_dir = str(tmp_path)
+    folder = tmp_path / "microdc" / "profiles"
+    folder.mkdir(parents=True)
+    (folder / "test_t1.yaml").write_text(TEST_PROFILE_YAML, encoding="utf-8")
+    (folder / "test_wrong.yaml").write_text(WRONG_PROFILE_YAML, encoding="utf-8")
+    (folder / "broken.yaml").write_text("points: [", encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+async def peer(socket_enabled: None) -> AsyncGenerator[ModbusPeer]:
+    """The Modbus device the flow talks to."""
+    server = ModbusPeer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def site(hass: HomeAssistant) -> MockConfigEntry:
+    """A site, not loaded: the flow needs only the entry."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="corner_shop", data={CONF_SITE_NAME: "Corner Shop"}
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+async def _start(hass: HomeAssistant, site: MockConfigEntry) -> dict[str, Any]:
+    result = await hass.config_entries.subentries.async_init(
+        (site.entry_id, SUBENTRY_MODBUS_DEVICE), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    return dict(result)
+
+
+def _input(port: int, unit_id: int = 1, profile: str = "test_t1", **extra: Any) -> dict[str, Any]:
+    return {
+        "host": HOST,
+        "port": port,
+        "framing": "tcp",
+        "unit_id": unit_id,
+        "profile": profile,
+        **POLLING,
+        **extra,
+    }
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_add_device_reads_it_first(
+    hass: HomeAssistant, site: MockConfigEntry, peer: ModbusPeer
+) -> None:
+    result = await _start(hass, site)
+    assert result["step_id"] == "user"
+    # Built-in and user profiles are offered; the broken file is not.
+    profile_field = next(
+        value for key, value in result["data_schema"].schema.items() if key == "profile"
+    )
+    options = [option["value"] for option in profile_field.config["options"]]
+    assert {"test_t1", "test_wrong", "demo_ups", "demo_rack_pdu"} <= set(options)
+    assert "broken" not in options
+
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Test T1 (unit 1)"
+    assert peer.requests > 0
+    subentry = next(iter(site.subentries.values()))
+    assert subentry.unique_id == f"{HOST}:{peer.port}:1"
+    assert subentry.data == {
+        "host": HOST,
+        "port": peer.port,
+        "framing": "tcp",
+        "unit_id": 1,
+        "profile": "test_t1",
+        "polling": {"scan_interval": 10.0, "timeout": 0.5, "max_gap": 3},
+    }
+
+
+@pytest.mark.usefixtures("user_profiles")
+@pytest.mark.parametrize(
+    ("unit_id", "profile", "errors"),
+    [
+        (4, "test_t1", {"unit_id": "timeout"}),
+        (3, "test_t1", {"unit_id": "unit_not_answering"}),
+        (1, "test_wrong", {"profile": "profile_mismatch"}),
+        (9, "test_t1", {"profile": "profile_mismatch"}),  # exception code 4 for every read
+    ],
+)
+async def test_errors_on_the_right_field(
+    hass: HomeAssistant,
+    site: MockConfigEntry,
+    peer: ModbusPeer,
+    *,
+    unit_id: int,
+    profile: str,
+    errors: dict[str, str],
+) -> None:
+    result = await _start(hass, site)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port, unit_id=unit_id, profile=profile)
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    # The form keeps what was typed, and a corrected answer goes through.
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.usefixtures("user_profiles", "socket_enabled")
+async def test_cannot_connect(hass: HomeAssistant, site: MockConfigEntry) -> None:
+    peer = ModbusPeer()
+    await peer.start()
+    port = peer.port
+    await peer.stop()  # nothing listens on this port now
+    result = await _start(hass, site)
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], _input(port))
+    assert result["errors"] == {"host": "cannot_connect"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(port, host="  ")
+    )
+    assert result["errors"] == {"host": "invalid_host"}
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_same_unit_twice_is_refused(
+    hass: HomeAssistant, site: MockConfigEntry, peer: ModbusPeer
+) -> None:
+    for expected in (FlowResultType.CREATE_ENTRY, FlowResultType.ABORT):
+        result = await _start(hass, site)
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], _input(peer.port)
+        )
+        assert result["type"] is expected
+    assert result["reason"] == "already_configured"
+
+
+async def test_no_profiles_at_all(
+    hass: HomeAssistant, site: MockConfigEntry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Only a broken installation lacks the built-in profiles: point them at an empty folder.
+    monkeypatch.setattr(
+        "custom_components.microdc.profile_store.BUILTIN_PROFILES_DIR", tmp_path / "none"
+    )
+    hass.config.config_dir = str(tmp_path)
+    result = await hass.config_entries.subentries.async_init(
+        (site.entry_id, SUBENTRY_MODBUS_DEVICE), context={"source": SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "no_profiles"
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_reconfigure_moves_the_device(
+    hass: HomeAssistant, site: MockConfigEntry, peer: ModbusPeer
+) -> None:
+    result = await _start(hass, site)
+    await hass.config_entries.subentries.async_configure(result["flow_id"], _input(peer.port))
+    subentry = next(iter(site.subentries.values()))
+
+    # The gateway moved to another port.
+    second = ModbusPeer()
+    await second.start()
+    try:
+        result = await hass.config_entries.subentries.async_init(
+            (site.entry_id, SUBENTRY_MODBUS_DEVICE),
+            context={"source": SOURCE_RECONFIGURE, "subentry_id": subentry.subentry_id},
+        )
+        assert result["type"] is FlowResultType.FORM
+        assert result["step_id"] == "reconfigure"
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], _input(second.port, unit_id=2)
+        )
+        assert result["type"] is FlowResultType.ABORT
+        assert result["reason"] == "reconfigure_successful"
+        assert second.requests > 0
+    finally:
+        await second.stop()
+    moved = site.subentries[subentry.subentry_id]
+    assert moved.data["port"] == second.port
+    assert moved.data["unit_id"] == 2
+    assert moved.unique_id == f"{HOST}:{second.port}:2"
+    assert moved.title == "Test T1 (unit 2)"
