@@ -414,3 +414,18 @@ def test_power_now_per_destination() -> None:
         "stockroom": 4_000.0,
         REJECT: 0.0,
     }
+
+
+def test_a_meter_replaced_while_home_assistant_was_down() -> None:
+    circuits = [Circuit(MAIN, (REJECT,), CounterSpec(wh_per_count=1, bits=32))]
+    ledger = HeatLedger(circuits, max_gap_s=60)
+    ledger.record(0.0, {MAIN: CircuitReading(power_w=3_600.0, counter=1_000_000)})
+    ledger.record(10.0, {MAIN: CircuitReading(power_w=3_600.0, counter=1_000_010)})
+    restored = HeatLedger.from_dict(circuits, 60, json.loads(json.dumps(ledger.to_dict())))
+    # Back after an hour with a new meter reading 40: the hour cannot be known, and is reported;
+    # nothing is subtracted and the old meter's 1 000 010 is not counted again.
+    restored.record(3_610.0, {MAIN: CircuitReading(power_w=3_600.0, counter=40)})
+    restored.record(3_620.0, {MAIN: CircuitReading(power_w=3_600.0, counter=50)})
+    totals = restored.totals()
+    assert totals.rejected_wh == 20.0
+    assert (totals.unknown_s, totals.gap_count, totals.replacements) == (3_600.0, 1, 1)
