@@ -6,6 +6,9 @@ import pytest
 # sys.path; otherwise Home Assistant resolves custom_components there and cannot find microdc.
 import custom_components.microdc  # noqa: F401
 
+# The site simulator as a real process: the simulator and simulator_factory fixtures.
+pytest_plugins = ["tests.simulator_process"]
+
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(
