@@ -366,6 +366,8 @@ class BacnetDevice:
 
     def close(self) -> None:
         if self._app is not None:
+            # Cancels the subscriptions' lifetime timers along with them.
+            self._app.drop_subscriptions()
             self._app.close()
             self._app = None
 

@@ -150,6 +150,7 @@ _RESULT_SIZE: Final = {
 _OBJECT_OVERHEAD: Final = 7  # object identifier and the list's opening/closing tags
 _APDU_OVERHEAD: Final = 4  # the APDU header
 _UNKNOWN_MAX_APDU: Final = 480  # assumed until the device tells (the MS/TP maximum)
+_NO_INFO: Final = DiscoveredDevice(0, "", None, _UNKNOWN_MAX_APDU, "no-segmentation", None)
 
 # bacpypes3's own identifier for sample applications. microdc has no ASHRAE vendor id; a
 # client's vendor id only tells peers how to decode its proprietary properties (it has none).
@@ -515,8 +516,12 @@ class BacnetNetwork:
             self._i_am_listeners.remove(listen)
 
         devices = [self._discovered(apdu) for apdu in answers.values()]
+        # Unregistered clients: a discovery must not leave clients behind on the network.
         names = await asyncio.gather(
-            *(self.device(d.address, d.instance).read_name() for d in devices),
+            *(
+                BacnetDeviceClient(self, Address(d.address), d.instance).read_name()
+                for d in devices
+            ),
             return_exceptions=True,
         )
         return [
@@ -764,13 +769,10 @@ class BacnetDeviceClient:
     async def read_object_list(self) -> list[ObjectId]:
         """The device's object list, element by element when it cannot send it whole."""
         device = ObjectId("device", self.instance)
-        whole_fits = True
+        count: int | None = None
         if self.info is not None and not self.info.can_segment_responses:
-            count = await self.read_property(device, "object-list", 0)
-            if not isinstance(count, int):
-                raise BacnetError(f"object-list size of {device} is not a number: {count!r}")
-            whole_fits = _APDU_OVERHEAD + 12 + 5 * count <= self.info.max_apdu
-        if whole_fits:
+            count = await self._object_count(device)
+        if count is None or _APDU_OVERHEAD + 12 + 5 * count <= (self.info or _NO_INFO).max_apdu:
             try:
                 whole = await self.read_property(device, "object-list")
             except (BacnetAbortError, BacnetRejectError) as err:
@@ -778,15 +780,20 @@ class BacnetDeviceClient:
                     raise
             else:
                 return [item for item in _as_tuple(whole) if isinstance(item, ObjectId)]
-        count = await self.read_property(device, "object-list", 0)
-        if not isinstance(count, int):
-            raise BacnetError(f"object-list size of {device} is not a number: {count!r}")
+        if count is None:
+            count = await self._object_count(device)
         objects = []
         for index in range(1, count + 1):
             item = await self.read_property(device, "object-list", index)
             if isinstance(item, ObjectId):
                 objects.append(item)
         return objects
+
+    async def _object_count(self, device: ObjectId) -> int:
+        count = await self.read_property(device, "object-list", 0)
+        if not isinstance(count, int) or isinstance(count, bool):
+            raise BacnetError(f"object-list size of {device} is not a number: {count!r}")
+        return count
 
     async def read_properties(
         self, requests: Sequence[tuple[ObjectId, Sequence[str]]]

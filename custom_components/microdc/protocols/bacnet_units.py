@@ -46,7 +46,7 @@ BACNET_UNITS: dict[str, UnitMapping] = {
     "watts": _map("W", "power"),
     "kilowatts": _map("kW", "power"),
     "megawatts": _map("MW", "power"),
-    "btus-per-hour": _map("BTU/h", "power"),
+    "btus-per-hour": _map("BTU/h", None),  # Home Assistant's power class has no BTU/h
     # energy (meters)
     "watt-hours": _map("Wh", "energy"),
     "kilowatt-hours": _map("kWh", "energy"),
