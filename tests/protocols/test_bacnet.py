@@ -12,6 +12,9 @@ import dataclasses
 import socket
 from typing import Any
 
+from bacpypes3.ipv4.app import BBMDApplication  # type: ignore[import-untyped]
+from bacpypes3.local.device import DeviceObject  # type: ignore[import-untyped]
+from bacpypes3.pdu import IPv4Address  # type: ignore[import-untyped]
 import pytest
 
 from custom_components.microdc.protocols.bacnet import (
@@ -354,3 +357,27 @@ async def test_local_port_already_taken(socket_enabled: None) -> None:
 async def test_bad_settings(socket_enabled: None, change: dict[str, Any], message: str) -> None:
     with pytest.raises(BacnetConfigError, match=message):
         await BacnetNetwork.acquire(dataclasses.replace(CONFIG, **change))
+
+
+async def test_foreign_device_registration(socket_enabled: None) -> None:
+    # A plain bacpypes3 BBMD stands in for the building's; microdc registers with it and its
+    # Who-Is is distributed through it (the BBMD's own device answers).
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        bbmd_port = probe.getsockname()[1]
+    bbmd_address = IPv4Address(f"127.0.0.1/8:{bbmd_port}")
+    bbmd = BBMDApplication(
+        DeviceObject(objectIdentifier=("device", 5), objectName="bbmd", vendorIdentifier=999),
+        bbmd_address,
+    )
+    bbmd.add_peer(bbmd_address)
+    config = dataclasses.replace(CONFIG, bbmd_address=f"127.0.0.1:{bbmd_port}", bbmd_ttl_s=60)
+    network = await BacnetNetwork.acquire(config)
+    try:
+        await until(lambda: network.foreign_registration_status == 0)
+        found = await network.discover(timeout_s=1.0)
+        assert [(d.instance, d.name) for d in found] == [(5, "bbmd")]
+    finally:
+        await network.release()
+        bbmd.close()
+        bbmd.bbmd._fdt_clock_handle.cancel()  # the test BBMD's once-a-second table clock

@@ -278,10 +278,16 @@ class _SharedApplication(Application):  # type: ignore[misc]
             raise ServicesError(errorCode="unknownSubscription")
         await self.response(SimpleAckPDU(context=apdu))
 
-    def close(self) -> None:
+    async def aclose(self) -> None:
+        """Deregister from the BBMD (when foreign) and close the socket."""
         if isinstance(self.link, ForeignLinkLayer):
-            with contextlib.suppress(Exception):
-                self.link.unregister()
+            # unregister() sends its datagram from a task it does not return: wait for it.
+            before = asyncio.all_tasks()
+            self.link.unregister()
+            await asyncio.gather(*(asyncio.all_tasks() - before), return_exceptions=True)
+        self.close()
+
+    def close(self) -> None:
         self.link.close()
 
 
@@ -399,11 +405,11 @@ class BacnetNetwork:
                 return
             for clients in list(self._clients.values()):
                 for client in list(clients):
-                    client.cancel_tasks()
+                    await client.cancel_tasks()
             self._clients.clear()
             if self._app is not None:
-                self._app.close()
-                self._app = None
+                app, self._app = self._app, None
+                await app.aclose()
             if _shared is self:
                 _shared = None
 
@@ -1044,9 +1050,10 @@ class BacnetDeviceClient:
 
     async def unsubscribe_cov(self, subscription: CovSubscription) -> None:
         """Cancel a subscription: stop renewing, and tell the device (best effort)."""
-        if subscription._renewal is not None:
-            subscription._renewal.cancel()
-            subscription._renewal = None
+        renewal, subscription._renewal = subscription._renewal, None
+        if renewal is not None and renewal is not asyncio.current_task():
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
         self._network._unregister_subscription(subscription)
@@ -1063,15 +1070,18 @@ class BacnetDeviceClient:
         """Cancel this client's subscriptions (best effort) and forget it."""
         for subscription in list(self._subscriptions):
             await self.unsubscribe_cov(subscription)
-        self.cancel_tasks()
+        await self.cancel_tasks()
         self._network._forget(self)
 
-    def cancel_tasks(self) -> None:
-        for task in list(self._tasks):
+    async def cancel_tasks(self) -> None:
+        """Stop renewals and pending resubscriptions, and wait until they have stopped."""
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
         self._tasks.clear()
         for subscription in self._subscriptions:
             subscription._renewal = None
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
