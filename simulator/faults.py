@@ -93,6 +93,8 @@ class FaultBoard:
         self._faults: list[Fault] = []
         self._ids = itertools.count(1)
         self.now_s = 0.0
+        # Bumped whenever the set of faults changes, so the model knows to recompute.
+        self.version = 0
         self._listeners: list[Callable[[Fault], None]] = []
 
     def add_listener(self, listener: Callable[[Fault], None]) -> None:
@@ -103,7 +105,10 @@ class FaultBoard:
     def tick(self, now_s: float) -> None:
         """Advance the board's clock and drop faults whose duration has passed."""
         self.now_s = now_s
-        self._faults = [f for f in self._faults if f.until_s is None or f.until_s > now_s]
+        kept = [f for f in self._faults if f.until_s is None or f.until_s > now_s]
+        if len(kept) != len(self._faults):
+            self._faults = kept
+            self.version += 1
 
     def faults(self) -> list[Fault]:
         """The faults in force."""
@@ -128,6 +133,7 @@ class FaultBoard:
         """Clear every fault; return how many were cleared."""
         count = len(self._faults)
         self._faults = []
+        self.version += 1
         return count
 
     def add(self, request: Any) -> Fault:
@@ -162,6 +168,7 @@ class FaultBoard:
             listener(fault)
         if name not in ONE_SHOT_FAULTS:
             self._faults.append(fault)
+        self.version += 1
         return fault
 
     def _device(self, name: str, device: Any) -> str | None:

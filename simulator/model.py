@@ -153,11 +153,13 @@ class SiteModel:
         for s in self._spaces:
             self._ledger_j[f"space_heating.{s}"] = 0.0
         self._q: dict[str, float] = {}
+        self._faults_version = -1
         self._update(0.0)
 
     # ----------------------------------------------------------------- interface for servers
     def quantity(self, name: str) -> float:
         """The current value of a named quantity (see the module docstring for the names)."""
+        self._refresh()
         try:
             return self._q[name]
         except KeyError:
@@ -165,7 +167,13 @@ class SiteModel:
 
     def quantities(self) -> dict[str, float]:
         """Every quantity and its current value."""
+        self._refresh()
         return dict(self._q)
+
+    def _refresh(self) -> None:
+        # A fault added or cleared since the last update changes what the model shows now.
+        if self.faults.version != self._faults_version:
+            self._update(0.0)
 
     def command_valve(self, valve: str, percent: float) -> None:
         """Set a valve's command (0..100 %); it moves there at its stroke rate unless stuck."""
@@ -226,6 +234,7 @@ class SiteModel:
         self._room_air(q, flows, t, hour)
         self._space_balances(q, flows, t=t, hour=hour, shop_open=shop_open, t_out=t_out)
         self._q = q
+        self._faults_version = self.faults.version
         if dt > 0.0:
             self._integrate(q, flows, dt)
             self.time_s = t + dt
