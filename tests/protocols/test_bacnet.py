@@ -216,6 +216,10 @@ async def test_poll(sim: Site, network: BacnetNetwork) -> None:
         sim.model.quantity("loop_supply_temperature_c")
     )
     assert all(r.error is None and r.status_flags is not None for r in readings.values())
+    # Reals come with their 7 significant digits, without single-precision noise.
+    flow = readings[ObjectId("analog-input", 3)].present_value
+    assert isinstance(flow, float)
+    assert flow == float(f"{flow:.7g}")
 
 
 async def test_write_and_relinquish(sim: Site, network: BacnetNetwork) -> None:

@@ -198,11 +198,14 @@ def _python(value: Any) -> PropertyValue:
 
 
 # Checked in order: StatusFlags is a list and Enumerated an int, so they come first; the
-# plain types strip bacpypes3's subclasses (Real, Unsigned, CharacterString...).
+# plain types strip bacpypes3's subclasses (Double, Unsigned, CharacterString...).
 _CONVERTERS: Final[tuple[tuple[type | tuple[type, ...], Callable[[Any], PropertyValue]], ...]] = (
     (_StatusFlags, lambda v: StatusFlags(*(bool(v[i]) for i in range(4)))),
     (ObjectIdentifier, lambda v: ObjectId(str(v[0]), int(v[1]))),
     (Enumerated, str),
+    # A BACnet Real is single precision: keep its 7 significant digits, not float32 noise
+    # (1.4 rather than 1.399999976158142).
+    (Real, lambda v: float(f"{float(v):.7g}")),
     (bool, bool),
     (float, float),
     (int, int),
