@@ -597,13 +597,16 @@ class BacnetNetwork:
                 values[prop] = _python(element.value.cast_out(prop_type))
             except Exception:  # a malformed value must not stop the others
                 _LOGGER.debug("undecodable COV value %s of %s", prop, subscription.object_id)
+        last = subscription.last_reading
+        # A notification may carry only what changed: keep the rest from the previous one.
+        if "present-value" in values:
+            present = _present(subscription.object_id, values["present-value"])
+        else:
+            present = last.present_value if last else None
         status = values.get("status-flags")
-        reading = PointReading(
-            subscription.object_id,
-            _present(subscription.object_id, values.get("present-value")),
-            status if isinstance(status, StatusFlags) else None,
-        )
-        subscription.deliver(reading)
+        if not isinstance(status, StatusFlags):
+            status = last.status_flags if last else None
+        subscription.deliver(PointReading(subscription.object_id, present, status))
         return True
 
     def _register_subscription(self, subscription: CovSubscription) -> None:
@@ -654,10 +657,13 @@ class CovSubscription:
         self.active = False  # the device accepted the last (re)subscription
         self.last_error: BacnetError | None = None
         self.notifications = 0
+        self.last_reading: PointReading | None = None
         self._renewal: asyncio.Task[None] | None = None
 
     def deliver(self, reading: PointReading) -> None:
+        """Hand a notification to the callback (which runs in the event loop: no blocking)."""
         self.notifications += 1
+        self.last_reading = reading
         try:
             self.callback(reading)
         except Exception:
@@ -704,6 +710,9 @@ class BacnetDeviceClient:
             error = _error(err)
         except TimeoutError:
             error = BacnetTimeoutError(f"device {self.instance} at {self.address} did not answer")
+        except Exception as err:
+            # bacpypes3 failing to encode or decode: still a BacnetError for the glue.
+            error = BacnetError(f"BACnet request to {self.address} failed: {err!r}")
         else:
             self._answered()
             return result
