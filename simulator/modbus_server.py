@@ -122,7 +122,7 @@ class ModbusGateway:
     async def stop(self) -> None:
         """Close the listener and its connections."""
         if self._server is not None:
-            await self._server.shutdown()
+            await self._server.shutdown()  # type: ignore[no-untyped-call]
             self._server = None
 
     # ------------------------------------------------------------------ state
@@ -308,7 +308,7 @@ class _GatewayContext(ModbusServerContext):
             return ExcCodes.GATEWAY_NO_RESPONSE
         if gateway.offline(unit):
             # pymodbus sends nothing for a missing device when ignore_missing_devices is set.
-            raise NoSuchIdException(f"unit {device_id} is offline (fault)")
+            raise NoSuchIdException(f"unit {device_id} is offline")  # type: ignore[no-untyped-call]
         delay = gateway.delay_s(unit)
         if delay > 0:
             await asyncio.sleep(delay)

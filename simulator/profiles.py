@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 import struct
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the environment
 
 TABLES = ("holding", "input", "coil", "discrete_input")
 WORDS = {"u16": 1, "s16": 1, "bool": 1, "enum": 1, "bitfield": 1}

@@ -26,6 +26,7 @@ from simulator.site import Site
 _LOGGER = logging.getLogger(__name__)
 
 TICK_S = 0.1
+MAX_TICK_WALL_S = 1.0
 # /advance integrates in slices this long, yielding to the event loop between them so the
 # servers keep answering during a long advance.
 ADVANCE_SLICE_S = 600.0
@@ -108,7 +109,9 @@ class SimulatorRunner:
         while True:
             await asyncio.sleep(TICK_S)
             now = loop.time()
-            elapsed, last = now - last, now
+            # Capped so that a stalled process catches up gradually instead of in one long
+            # blocking step (simulated time then runs a little slower than speed × wall time).
+            elapsed, last = min(now - last, MAX_TICK_WALL_S), now
             async with self._lock:
                 try:
                     if self.speed > 0:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the environment
 
 SITES_DIR = Path(__file__).parent / "sites"
 DEFAULT_SITE = SITES_DIR / "demo.yaml"
