@@ -21,6 +21,7 @@ through ``command_valve`` / ``command_pump``. Faults read from the fault board:
   fault ends the device behaves as a controller after a power cycle: its COV subscriptions are
   gone and it announces itself with an I-Am (broadcast, and sent directly to its former
   subscribers, since on loopback test ports a broadcast reaches only its own port).
+- ``slow_replies`` (device = the device's name, ``delay_s``): every request is answered late.
 - ``valve_stuck`` (device = the valve's name): the valve keeps its position whatever is written.
 
 Switches for the integration's tests: ``rpm_enabled`` (off: ReadPropertyMultiple is rejected
@@ -81,6 +82,8 @@ class Faults(Protocol):
     """The part of simulator.faults.FaultBoard this device uses."""
 
     def active(self, fault: str, device: str | None = None) -> bool: ...
+
+    def find(self, fault: str, device: str | None = None) -> Any: ...
 
 
 class SiteFileError(ValueError):
@@ -348,7 +351,9 @@ class BacnetDevice:
             maxApduLengthAccepted=SEGMENTED_MAX_APDU,
             segmentationSupported=Segmentation.segmentedBoth,
         )
-        self._app = DeviceApplication(device_object, self.host, self.port, self._is_online)
+        self._app = DeviceApplication(
+            device_object, self.host, self.port, self._is_online, self._reply_delay_s
+        )
         for spec in self.spec.objects:
             obj = _build_object(spec)
             self._app.add_object(obj)
@@ -379,6 +384,10 @@ class BacnetDevice:
 
     def _is_online(self) -> bool:
         return not self._faults.active("device_offline", self.spec.name)
+
+    def _reply_delay_s(self) -> float:
+        fault = self._faults.find("slow_replies", self.spec.name)
+        return float(fault.params.get("delay_s", 2.0)) if fault is not None else 0.0
 
     # --- the runner's tick ------------------------------------------------------------
 

@@ -5,7 +5,8 @@ the same stack with two additions, so it is assembled here from the same parts:
 
 - a gate on the datagram server: while the device is "offline" every packet in and out is
   dropped, so a client sees silence (a timeout), exactly as with an unplugged controller,
-  instead of the abort that dropping a request higher up the stack would produce;
+  instead of the abort that dropping a request higher up the stack would produce; and a delay
+  on incoming packets for slow replies;
 - a hook that counts incoming requests per service, for the control API's counters.
 
 bacpypes3 ships no type hints; everything it returns is ``Any`` and stays inside this module
@@ -14,6 +15,7 @@ and bacnet_device.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 import socket
@@ -57,29 +59,53 @@ def free_udp_port(host: str) -> int:
 
 
 class _GatedServer(IPv4DatagramServer):  # type: ignore[misc]
-    """A datagram server that drops every packet while ``is_open()`` is false."""
+    """A datagram server that drops every packet while ``is_open()`` is false and holds each
+    incoming one for ``delay_s()`` seconds (each datagram is handled in its own task)."""
 
-    def __init__(self, address: Any, is_open: Callable[[], bool]) -> None:
+    def __init__(
+        self, address: Any, is_open: Callable[[], bool], delay_s: Callable[[], float]
+    ) -> None:
         super().__init__(address)
         self._is_open = is_open
+        self._delay_s = delay_s
+        self._held: set[asyncio.Task[Any] | None] = set()
 
     async def indication(self, pdu: Any) -> None:
         if self._is_open():
             await super().indication(pdu)
 
     async def confirmation(self, pdu: Any) -> None:
-        if self._is_open():
-            await super().confirmation(pdu)
+        if not self._is_open():
+            return
+        delay = self._delay_s()
+        if delay > 0:
+            task = asyncio.current_task()
+            self._held.add(task)
+            try:
+                await asyncio.sleep(delay)
+            finally:
+                self._held.discard(task)
+            if not self._is_open():
+                return
+        await super().confirmation(pdu)
+
+    def close(self) -> None:
+        for task in list(self._held):
+            if task is not None:
+                task.cancel()
+        super().close()
 
 
 class _GatedLinkLayer(BIPNormal):  # type: ignore[misc]
     """bacpypes3's normal BACnet/IP link layer, on a gated datagram server."""
 
-    def __init__(self, address: Any, is_open: Callable[[], bool]) -> None:
+    def __init__(
+        self, address: Any, is_open: Callable[[], bool], delay_s: Callable[[], float]
+    ) -> None:
         BIPNormal.__init__(self)
         self.codec = BVLLCodec()
         self.multiplexer = UDPMultiplexer()
-        self.server = _GatedServer(address, is_open)
+        self.server = _GatedServer(address, is_open, delay_s)
         bind(self, self.codec, self.multiplexer.annexJ)
         bind(self.multiplexer, self.server)
 
@@ -99,6 +125,7 @@ class DeviceApplication(Application):  # type: ignore[misc]
         host: str,
         port: int,
         is_open: Callable[[], bool],
+        delay_s: Callable[[], float],
     ) -> None:
         Application.__init__(self)
         # host/8 on loopback (host/24 elsewhere) gives the socket a broadcast address, so the
@@ -110,7 +137,7 @@ class DeviceApplication(Application):  # type: ignore[misc]
         self.nse = NetworkServiceElement()
         bind(self.nse, self.nsap)
         bind(self, self.asap, self.nsap)
-        self.link = _GatedLinkLayer(local_address, is_open)
+        self.link = _GatedLinkLayer(local_address, is_open, delay_s)
         self.nsap.bind(self.link, address=local_address)
         self.add_object(device_object)
         self.request_counts: Counter[str] = Counter()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from bacpypes3.apdu import (  # type: ignore[import-untyped]
@@ -54,13 +55,17 @@ class StandInModel:
 
 
 class StandInFaults:
-    """FaultBoard.active(fault, device) over a set the test edits."""
+    """FaultBoard.active/find(fault, device) over a set and parameters the test edits."""
 
     def __init__(self) -> None:
         self.on: set[tuple[str, str | None]] = set()
+        self.params: dict[str, Any] = {}
 
     def active(self, fault: str, device: str | None = None) -> bool:
         return (fault, device) in self.on
+
+    def find(self, fault: str, device: str | None = None) -> Any:
+        return SimpleNamespace(params=self.params) if self.active(fault, device) else None
 
 
 class Client(NormalApplication):  # type: ignore[misc]
@@ -278,6 +283,23 @@ def _subscribe_request(address: Any, obj: Any, process_id: int, lifetime: int) -
         lifetime=lifetime,
         destination=address,
     )
+
+
+async def test_slow_replies(site: Any, client: Client) -> None:
+    device, _, faults = site
+    address = Address(device.address)
+    faults.on.add(("slow_replies", "hvac-controller"))
+    faults.params["delay_s"] = 1.0  # longer than the client's 0.5 s transaction timeout
+    with pytest.raises(AbortPDU) as late:
+        await client.read_property(address, oid("analog-input,1"), pid("object-name"))
+    assert str(late.value.apduAbortRejectReason) == "no-response"
+    assert device.request_counts().get("read-property", 0) == 0  # still held
+    faults.on.clear()
+    # The held request reaches the device after its delay; a new one is answered at once.
+    async with asyncio.timeout(DEADLINE_S):
+        while device.request_counts().get("read-property", 0) < 1:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+    assert await client.read_property(address, oid("analog-input,1"), pid("object-name"))
 
 
 async def test_valve_ignores_commands(site: Any, client: Client) -> None:
