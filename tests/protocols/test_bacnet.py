@@ -260,10 +260,13 @@ async def test_write_errors(sim: Site, network: BacnetNetwork) -> None:
     assert client.available
 
 
-async def test_cov_update_arrives(sim: Site, network: BacnetNetwork) -> None:
+@pytest.mark.parametrize("confirmed", [False, True])
+async def test_cov_update_arrives(sim: Site, network: BacnetNetwork, confirmed: bool) -> None:
     client = network.device(sim.device.address, INSTANCE)
     readings: asyncio.Queue[PointReading] = asyncio.Queue()
-    subscription = await client.subscribe_cov(STOCKROOM_VALVE, readings.put_nowait, lifetime_s=60)
+    subscription = await client.subscribe_cov(
+        STOCKROOM_VALVE, readings.put_nowait, lifetime_s=60, confirmed=confirmed
+    )
     assert subscription.active
     async with asyncio.timeout(DEADLINE_S):
         first = await readings.get()  # a device notifies once right after a subscription
