@@ -525,14 +525,16 @@ class BacnetNetwork:
             self._i_am_listeners.remove(listen)
 
         devices = [self._discovered(apdu) for apdu in answers.values()]
-        # Unregistered clients: a discovery must not leave clients behind on the network.
-        names = await asyncio.gather(
-            *(
-                BacnetDeviceClient(self, Address(d.address), d.instance).read_name()
-                for d in devices
-            ),
-            return_exceptions=True,
-        )
+        # A few at a time (a building answers with hundreds), through unregistered clients: a
+        # discovery must not leave clients behind on the network.
+        limit = asyncio.Semaphore(8)
+
+        async def name_of(found: DiscoveredDevice) -> str | None:
+            async with limit:
+                client = BacnetDeviceClient(self, Address(found.address), found.instance)
+                return await client.read_name()
+
+        names = await asyncio.gather(*(name_of(d) for d in devices), return_exceptions=True)
         return [
             DiscoveredDevice(
                 d.instance,
