@@ -106,6 +106,19 @@ def test_fault_helpers_report_and_clear(simulator: SimulatorProcess) -> None:
 
 
 @pytest.mark.usefixtures("socket_enabled")
+async def test_async_helpers_do_the_same(simulator: SimulatorProcess) -> None:
+    before = (await simulator.async_state())["time"]["simulated_s"]
+    assert (await simulator.async_advance(30))["simulated_s"] == before + 30
+    added = await simulator.async_inject_fault("device_offline", device="hvac-controller")
+    assert added["fault"]["device"] == "hvac-controller"
+    assert (await simulator.async_state())["bacnet"]["offline"] is True
+    assert await simulator.async_clear_faults() == 1
+    status, answer = await simulator.async_request("POST", "/faults", b"{")
+    assert status == 400
+    assert "JSON" in answer["error"]
+
+
+@pytest.mark.usefixtures("socket_enabled")
 def test_a_fault_ends_after_its_simulated_duration(simulator: SimulatorProcess) -> None:
     simulator.inject_fault("pump_failure", duration_s=60)
     assert simulator.state()["quantities"]["loop_flow_m3h"] == 0.0
