@@ -40,7 +40,7 @@ from pymodbus.exceptions import NoSuchIdException
 from pymodbus.server import ModbusTcpServer
 
 from simulator.faults import Fault, FaultBoard, FaultError
-from simulator.model import SiteModel
+from simulator.model import SiteModel, UnknownQuantityError
 from simulator.profiles import (
     FLOATS,
     UNSIGNED,
@@ -105,6 +105,15 @@ class ModbusGateway:
             self._units[spec.unit_id] = _Unit(spec, profile, points, table_end)
         self._counts: dict[int, Counter[int]] = {}
         self.counter_offsets: dict[tuple[str, str], int] = {}
+        for unit in self._units.values():
+            for point, source in unit.points:
+                try:
+                    self._encoded(point, source)
+                except UnknownQuantityError as err:
+                    raise SiteError(
+                        f"{site.path}: modbus.devices.{unit.spec.name}.points.{point.key}: "
+                        f"the model has no quantity {err}"
+                    ) from None
         self._server: ModbusTcpServer | None = None
         faults.add_listener(self._on_fault)
 

@@ -21,7 +21,7 @@ from typing import Any
 from simulator.faults import FaultBoard
 from simulator.modbus_server import ModbusGateway
 from simulator.model import SiteModel
-from simulator.site import Site
+from simulator.site import Site, SiteError
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,9 +62,21 @@ class SimulatorRunner:
             from simulator.bacnet_device import BacnetDevice, DeviceSpec  # noqa: PLC0415
 
             spec = DeviceSpec.from_site(site.params["bacnet"])
+            self._check_bacnet_names()
             self.bacnet = BacnetDevice(spec, self.model, self.faults, host, bacnet_port)
         self._lock = asyncio.Lock()
         self._tick_task: asyncio.Task[None] | None = None
+
+    def _check_bacnet_names(self) -> None:
+        # A typo in the site file must stop the start, not fail every tick.
+        assert self.site.bacnet is not None
+        quantities = self.model.quantities()
+        for obj in self.site.bacnet.objects:
+            where = f"{self.site.path}: bacnet object {obj.name}"
+            if obj.quantity is not None and obj.quantity not in quantities:
+                raise SiteError(f"{where}: the model has no quantity {obj.quantity!r}")
+            if obj.valve is not None and obj.valve not in self.model.valve_position:
+                raise SiteError(f"{where}: the model has no valve {obj.valve!r}")
 
     async def start(self) -> None:
         """Start the servers and the clock."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from pymodbus.client import ModbusTcpClient
 import pytest
 
-from tests.simulator_process import ControlError, SimulatorProcess
+from tests.simulator_process import ControlError, SimulatorProcess, start_simulator
 
 
 @pytest.fixture
@@ -175,12 +176,8 @@ def test_clean_shutdown_on_sigterm(simulator_factory: Callable[..., SimulatorPro
     assert "Traceback" not in sim.stderr_text()
 
 
-def test_a_bad_site_file_fails_before_ready(tmp_path: object) -> None:
-    from pathlib import Path  # noqa: PLC0415
-
-    from tests.simulator_process import start_simulator  # noqa: PLC0415
-
-    site = Path(str(tmp_path)) / "broken.yaml"
+def test_a_bad_site_file_fails_before_ready(tmp_path: Path) -> None:
+    site = tmp_path / "broken.yaml"
     site.write_text("clock: [not, a, mapping]\n", encoding="utf-8")
     with pytest.raises(RuntimeError, match="section 'clock'"):
         start_simulator(site=site)

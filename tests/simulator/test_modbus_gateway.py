@@ -17,6 +17,10 @@ from pymodbus.pdu import ExceptionResponse
 import pytest
 import yaml
 
+from simulator.faults import FaultBoard
+from simulator.modbus_server import ModbusGateway
+from simulator.model import SiteModel
+from simulator.site import DEFAULT_SITE, SiteError, load_site
 from tests.simulator_process import SimulatorProcess
 
 PROFILES = Path(__file__).resolve().parents[2] / "custom_components" / "microdc" / "profiles"
@@ -280,3 +284,13 @@ def test_a_point_without_a_sentinel_refuses_the_nan_fault(
     assert status == 400
     assert "no NaN sentinel" in body["error"]
     assert simulator.state()["faults"] == []
+
+
+def test_a_site_point_naming_no_quantity_is_refused_at_start(tmp_path: Path) -> None:
+    text = DEFAULT_SITE.read_text(encoding="utf-8")
+    broken = tmp_path / "typo.yaml"
+    broken.write_text(text.replace("flow: loop_flow_m3h", "flow: loop_flw_m3h"), encoding="utf-8")
+    site = load_site(broken)
+    faults = FaultBoard(site)
+    with pytest.raises(SiteError, match=r"heat_meter\.points\.flow.*loop_flw_m3h"):
+        ModbusGateway(site, SiteModel(site, faults), faults)
