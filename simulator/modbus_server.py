@@ -17,6 +17,11 @@ IEEE NaN for float points), counter_near_wrap (one-shot: the counter jumps to ``
 counts below its wrap and keeps counting from there; the jump outlives DELETE /faults, because a
 real counter does not jump back).
 
+A caveat of slow_replies: pymodbus 3.13.1 answers with the transaction id of the connection's
+latest request, so a client that sends again on the same connection before a delayed reply
+arrives (e.g. after its own timeout) may match the late reply to its newer request. Clients
+that reconnect after a timeout, as they should, are not affected.
+
 Requests are counted per unit id and function code (``request_counts()``), for the control API.
 
 Built on pymodbus 3.13.1's server: a ModbusServerContext subclass answers ``async_getValues`` /
