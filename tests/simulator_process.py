@@ -240,13 +240,16 @@ def start_simulator(
         readable, _, _ = select.select([process.stdout], [], [], max(0.0, remaining))
         if not readable:
             process.kill()
-            process.wait()
-            raise RuntimeError(f"simulator not ready after {READY_TIMEOUT_S} s: {args}")
-        chunk = os.read(process.stdout.fileno(), 4096)
+        chunk = os.read(process.stdout.fileno(), 4096) if readable else b""
         if not chunk:
             process.wait()
+            process.stdout.close()
             log = stderr_path.read_text(encoding="utf-8", errors="replace")
-            raise RuntimeError(f"simulator exited ({process.returncode}) before ready:\n{log}")
+            stderr_path.unlink(missing_ok=True)
+            raise RuntimeError(
+                f"simulator ended ({process.returncode}) before its ready line "
+                f"(waited up to {READY_TIMEOUT_S:g} s): {log}"
+            )
         line += chunk
     ready = json.loads(line.decode().splitlines()[0])
     return SimulatorProcess(process=process, ready=ready, stderr_path=stderr_path)
