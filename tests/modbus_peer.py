@@ -8,6 +8,8 @@ exist (illegal address), so a read through them fails.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+import threading
 from typing import Any
 
 from pymodbus.constants import ExcCodes
@@ -86,6 +88,24 @@ class ModbusPeer:
         self.open_connections = 0
         self._server: ModbusTcpServer | None = None
         self._release_mute = asyncio.Event()
+        # Holding registers to change while serving (address -> unsigned word), units 1 and 2.
+        self.holding: dict[int, int] = {}
+
+    async def _apply_holding(
+        self,
+        function_code: int,
+        start_address: int,
+        _address: int,
+        _count: int,
+        registers: list[int],
+        _values: Any,
+    ) -> None:
+        """Write the test's register changes into the served holding block before a read."""
+        if function_code != 3:
+            return
+        for address, word in self.holding.items():
+            if 0 <= address - start_address < len(registers):
+                registers[address - start_address] = word
 
     async def _mute(self, *_args: Any) -> None:
         """Unit 4 never answers (until the peer stops): a dead unit behind a gateway."""
@@ -107,8 +127,8 @@ class ModbusPeer:
         """Serve on the same port as before (a free one the first time)."""
         self._release_mute = asyncio.Event()
         devices = [
-            _unit(1),
-            _unit(2),
+            _unit(1, action=self._apply_holding),
+            _unit(2, action=self._apply_holding),
             _unit(3, action=_gateway_no_response),
             _unit(4, action=self._mute),
         ]
@@ -134,3 +154,58 @@ class ModbusPeer:
         """Where a client finds this peer."""
         framing = Framing.TCP if self.framer is FramerType.SOCKET else Framing.RTU_OVER_TCP
         return Endpoint(HOST, self.port, framing)
+
+
+class ModbusPeerThread:
+    """A ModbusPeer on its own event loop in a thread.
+
+    Home Assistant tests travel in time with async_fire_time_changed, which runs every timer of
+    the test's loop that falls due, the server's own included; a peer on another loop keeps
+    real time.
+    """
+
+    def __init__(self) -> None:
+        self.peer = ModbusPeer()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="modbus peer", daemon=True
+        )
+        self._thread.start()
+
+    async def _call(self, coro: Coroutine[Any, Any, None]) -> None:
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    async def start(self) -> None:
+        """Serve (again, on the same port)."""
+        await self._call(self.peer.start())
+
+    async def stop(self) -> None:
+        """Stop serving."""
+        await self._call(self.peer.stop())
+
+    async def close(self) -> None:
+        """Stop serving and end the thread."""
+        await self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        self._loop.close()
+
+    @property
+    def port(self) -> int:
+        """The port it serves on."""
+        return self.peer.port
+
+    @property
+    def holding(self) -> dict[int, int]:
+        """Holding registers to change while serving (a dict: safe to update across threads)."""
+        return self.peer.holding
+
+    @property
+    def connections(self) -> int:
+        """Connections accepted so far."""
+        return self.peer.connections
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open now."""
+        return self.peer.open_connections

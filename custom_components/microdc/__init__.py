@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
@@ -16,10 +16,15 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_SITE_NAME, DOMAIN
+from .coordinator import (
+    ModbusDeviceCoordinator,
+    async_release_modbus_devices,
+    async_setup_modbus_devices,
+)
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
 
 @dataclass(slots=True)
@@ -27,6 +32,8 @@ class SiteRuntimeData:
     """What a loaded site keeps while it runs."""
 
     site_name: str
+    # Modbus devices by subentry id.
+    modbus_devices: dict[str, ModbusDeviceCoordinator] = field(default_factory=dict)
 
 
 type MicrodcConfigEntry = ConfigEntry[SiteRuntimeData]
@@ -49,7 +56,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> b
         model="Micro data centre site",
         entry_type=dr.DeviceEntryType.SERVICE,
     )
-    entry.runtime_data = SiteRuntimeData(site_name=site_name)
+    entry.runtime_data = SiteRuntimeData(
+        site_name=site_name, modbus_devices=await async_setup_modbus_devices(hass, entry)
+    )
     _reload_when_subentries_change(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
@@ -80,4 +89,7 @@ def _reload_when_subentries_change(hass: HomeAssistant, entry: MicrodcConfigEntr
 
 async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> bool:
     """Unload a site and everything it started."""
-    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+    if unloaded:
+        await async_release_modbus_devices(hass, entry.runtime_data.modbus_devices)
+    return unloaded

@@ -24,3 +24,9 @@ DEFAULT_MAX_GAP: Final = 16
 
 # The user's own profiles, relative to Home Assistant's configuration folder.
 USER_PROFILES_DIR: Final = ("microdc", "profiles")
+
+# Site options: a UPS counts as low on battery under these, whatever its own flag says.
+CONF_LOW_BATTERY_RUNTIME: Final = "low_battery_runtime"
+CONF_LOW_BATTERY_CHARGE: Final = "low_battery_charge"
+DEFAULT_LOW_BATTERY_RUNTIME_S: Final = 300
+DEFAULT_LOW_BATTERY_CHARGE_PCT: Final = 20

@@ -1,0 +1,185 @@
+"""One DataUpdateCoordinator per Modbus device, and the site's set of them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+import logging
+from typing import TYPE_CHECKING
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+from homeassistant.util.hass_dict import HassKey
+
+from .const import DOMAIN, SUBENTRY_MODBUS_DEVICE
+from .decode import PointValue
+from .device_config import ModbusDeviceConfig
+from .profile import Profile
+from .profile_store import async_load_profiles
+from .protocols.modbus import (
+    ModbusConnectError,
+    ModbusConnectionPool,
+    ModbusDevice,
+    ModbusError,
+    ModbusExceptionCodeError,
+    ModbusTimeoutError,
+    ModbusUnitNotAnsweringError,
+    PollResult,
+)
+
+if TYPE_CHECKING:
+    from . import MicrodcConfigEntry
+
+_LOGGER = logging.getLogger(__name__)
+
+# One pool for every site: two sites reading through one gateway still share its socket.
+MODBUS_POOL: HassKey[ModbusConnectionPool] = HassKey(f"{DOMAIN}_modbus_pool")
+
+
+def _error_key(err: ModbusError) -> str:
+    if isinstance(err, ModbusConnectError):
+        return "cannot_connect"
+    if isinstance(err, ModbusTimeoutError):
+        return "timeout"
+    if isinstance(err, ModbusUnitNotAnsweringError):
+        return "unit_not_answering"
+    if isinstance(err, ModbusExceptionCodeError):
+        return "exception_code"
+    return "communication_error"
+
+
+class ModbusDeviceCoordinator(DataUpdateCoordinator[PollResult]):
+    """Polls one Modbus device; entities read its last PollResult."""
+
+    config_entry: MicrodcConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: MicrodcConfigEntry,
+        subentry: ConfigSubentry,
+        device: ModbusDevice,
+        config: ModbusDeviceConfig,
+    ) -> None:
+        """Poll at the device's own scan interval."""
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=subentry.title,
+            update_interval=timedelta(seconds=config.scan_interval_s),
+        )
+        self.subentry = subentry
+        self.device = device
+        self.config = config
+        self._firmware: str | None = None
+
+    @property
+    def profile(self) -> Profile:
+        """The device's profile."""
+        return self.device.profile
+
+    @property
+    def device_info(self) -> DeviceInfo:
+        """The Home Assistant device of this microdc device, under the site."""
+        info = DeviceInfo(
+            identifiers={(DOMAIN, self.subentry.subentry_id)},
+            name=self.subentry.title,
+            manufacturer=self.profile.manufacturer,
+            model=self.profile.model,
+            model_id=self.profile.profile_id,
+            sw_version=self._firmware,
+        )
+        # The site's own device is registered before any device of the site is set up.
+        entry_id = self.config_entry.entry_id
+        site = dr.async_get(self.hass).async_get_device_by_identifier((DOMAIN, entry_id), entry_id)
+        if site is not None:
+            info["via_device_id"] = site.id
+        return info
+
+    def value(self, key: str) -> PointValue | None:
+        """The last reading of a point (None: no reading)."""
+        data: PollResult | None = self.data  # None until the first good poll
+        return None if data is None else data.values.get(key)
+
+    async def _async_update_data(self) -> PollResult:
+        try:
+            result = await self.device.poll()
+        except ModbusError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key=_error_key(err),
+                translation_placeholders={"device": self.subentry.title, "error": str(err)},
+            ) from err
+        self._note_firmware(result)
+        return result
+
+    def _note_firmware(self, result: PollResult) -> None:
+        """Keep the device registry's firmware version in step with the firmware point."""
+        point = self.profile.firmware_point
+        if point is None or (value := result.values.get(point)) is None:
+            return
+        firmware = str(value)
+        if firmware == self._firmware:
+            return
+        self._firmware = firmware
+        registry = dr.async_get(self.hass)
+        device = registry.async_get_device_by_identifier(
+            (DOMAIN, self.subentry.subentry_id), self.config_entry.entry_id
+        )
+        if device is not None:
+            registry.async_update_device(device.id, sw_version=firmware)
+
+
+async def async_setup_modbus_devices(
+    hass: HomeAssistant, entry: MicrodcConfigEntry
+) -> dict[str, ModbusDeviceCoordinator]:
+    """Build a coordinator per Modbus device subentry and read each once.
+
+    A device that cannot be read now starts unavailable and keeps being polled: one dead UPS
+    card must not keep the rest of the site from loading.
+    """
+    subentries = [
+        subentry
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_MODBUS_DEVICE
+    ]
+    if not subentries:
+        return {}
+    profiles = (await async_load_profiles(hass)).profiles
+    pool = hass.data.setdefault(MODBUS_POOL, ModbusConnectionPool())
+    coordinators: dict[str, ModbusDeviceCoordinator] = {}
+    for subentry in subentries:
+        config = ModbusDeviceConfig.from_data(subentry.data)
+        profile = profiles.get(config.profile_id)
+        if profile is None:
+            _LOGGER.error(
+                "%s: profile %s is missing or invalid; the device is not set up",
+                subentry.title,
+                config.profile_id,
+            )
+            continue
+        connection = pool.acquire(config.endpoint, timeout=config.timeout_s)
+        device = ModbusDevice(
+            connection, config.unit_id, profile, max_gap=config.max_gap, name=subentry.title
+        )
+        coordinators[subentry.subentry_id] = ModbusDeviceCoordinator(
+            hass, entry, subentry, device, config
+        )
+    await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
+    return coordinators
+
+
+async def async_release_modbus_devices(
+    hass: HomeAssistant, coordinators: dict[str, ModbusDeviceCoordinator]
+) -> None:
+    """Give every device's connection back; the last user of an endpoint closes it."""
+    pool = hass.data.get(MODBUS_POOL)
+    if pool is None:
+        return
+    for coordinator in coordinators.values():
+        await coordinator.async_shutdown()
+        await pool.release(coordinator.device.connection)

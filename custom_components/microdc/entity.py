@@ -1,0 +1,32 @@
+"""The base of every microdc device entity: device info, unique id, availability."""
+
+from __future__ import annotations
+
+from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.update_coordinator import CoordinatorEntity
+
+from .coordinator import ModbusDeviceCoordinator
+
+
+def name_from_key(key: str) -> str:
+    """A readable name for a point the profile gives no role (hence no translation)."""
+    return key.replace("_", " ").capitalize()
+
+
+class MicrodcModbusEntity(CoordinatorEntity[ModbusDeviceCoordinator]):
+    """An entity of one Modbus device, fed by the device's coordinator.
+
+    The unique id is the subentry id plus the description's key, so a device moved to a new
+    host, port or unit id (reconfigure) keeps its entities and their history.
+    """
+
+    _attr_has_entity_name = True
+
+    def __init__(
+        self, coordinator: ModbusDeviceCoordinator, description: EntityDescription
+    ) -> None:
+        """Attach the entity to its device."""
+        super().__init__(coordinator)
+        self.entity_description = description
+        self._attr_unique_id = f"{coordinator.subentry.subentry_id}_{description.key}"
+        self._attr_device_info = coordinator.device_info

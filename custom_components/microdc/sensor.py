@@ -1,0 +1,270 @@
+"""Sensors of Modbus devices, one per point, driven by entity descriptions built from profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+import logging
+from typing import Any, override
+
+from homeassistant.components.sensor import (
+    RestoreSensor,
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import EntityCategory, UnitOfEnergy
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import ExtraStoredData
+from homeassistant.helpers.typing import StateType
+
+from . import MicrodcConfigEntry
+from .coordinator import ModbusDeviceCoordinator
+from .entity import MicrodcModbusEntity, name_from_key
+from .heat.counter import CounterEvent, CounterSpec, EnergyCounter
+from .heat.errors import HeatDomainError
+from .profile import DataType, Point, Profile
+
+_LOGGER = logging.getLogger(__name__)
+
+PARALLEL_UPDATES = 0  # coordinator-fed: entities never poll by themselves
+
+# Roles whose points are counters that wrap; shown as a continuous total in kWh.
+COUNTER_ROLES = frozenset({"it_energy", "heat_meter_energy"})
+_WH_PER_UNIT = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1_000_000.0}
+_COUNTER_BITS = {DataType.U16: 16, DataType.U32: 32, DataType.U64: 64}
+
+# The UPS status, from the flags of its status bitfield, most serious first.
+UPS_STATES = ("fault", "on_battery", "bypass", "online", "off")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MicrodcSensorEntityDescription(SensorEntityDescription):
+    """A sensor of one point; value_fn turns the point's reading into the state."""
+
+    point: Point
+    value_fn: Callable[[Any], StateType]
+
+
+def _number(value: Any) -> StateType:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _enum(value: Any) -> StateType:
+    return value if isinstance(value, str) else None
+
+
+def ups_state(flags: Any) -> StateType:
+    """The UPS status from its flags, most serious first."""
+    if not isinstance(flags, frozenset):
+        return None
+    return next((state for state in UPS_STATES[:-1] if state in flags), "off")
+
+
+def _device_class(point: Point) -> SensorDeviceClass | None:
+    if point.device_class is None:
+        return None
+    try:
+        return SensorDeviceClass(point.device_class)
+    except ValueError:
+        _LOGGER.warning("%s: %s is not a sensor device class", point.key, point.device_class)
+        return None
+
+
+def _base(point: Point) -> dict[str, Any]:
+    """What every sensor of a point takes from the profile."""
+    named: dict[str, Any] = (
+        {"translation_key": point.role} if point.role else {"name": name_from_key(point.key)}
+    )
+    return {
+        "key": point.key,
+        "point": point,
+        "entity_category": EntityCategory(point.entity_category) if point.entity_category else None,
+        "entity_registry_enabled_default": point.enabled_by_default,
+        **named,
+    }
+
+
+def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
+    """A sensor per point that is not a binary sensor; bitfield flags are binary sensors."""
+    descriptions = []
+    for point in profile.points.values():
+        if point.data_type is DataType.BOOL:
+            continue
+        if point.data_type is DataType.BITFIELD:
+            if point.role == "ups_status":
+                descriptions.append(
+                    MicrodcSensorEntityDescription(
+                        **_base(point),
+                        device_class=SensorDeviceClass.ENUM,
+                        options=list(UPS_STATES),
+                        value_fn=ups_state,
+                    )
+                )
+            continue
+        if point.data_type is DataType.ENUM:
+            descriptions.append(
+                MicrodcSensorEntityDescription(
+                    **_base(point),
+                    device_class=SensorDeviceClass.ENUM,
+                    options=sorted(set(point.labels.values())),
+                    value_fn=_enum,
+                )
+            )
+            continue
+        if point.role in COUNTER_ROLES and point.unit in _WH_PER_UNIT:
+            descriptions.append(
+                MicrodcSensorEntityDescription(
+                    **_base(point),
+                    device_class=SensorDeviceClass.ENERGY,
+                    state_class=SensorStateClass.TOTAL_INCREASING,
+                    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+                    suggested_display_precision=point.precision
+                    if point.precision is not None
+                    else 2,
+                    value_fn=_number,
+                )
+            )
+            continue
+        descriptions.append(
+            MicrodcSensorEntityDescription(
+                **_base(point),
+                device_class=_device_class(point),
+                state_class=SensorStateClass(point.state_class) if point.state_class else None,
+                native_unit_of_measurement=point.unit,
+                suggested_display_precision=point.precision,
+                value_fn=_number,
+            )
+        )
+    return descriptions
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: MicrodcConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add each Modbus device's sensors under its subentry."""
+    for subentry_id, coordinator in entry.runtime_data.modbus_devices.items():
+        entities: list[SensorEntity] = []
+        for description in describe_sensors(coordinator.profile):
+            if description.state_class is SensorStateClass.TOTAL_INCREASING and (
+                description.point.role in COUNTER_ROLES
+            ):
+                entities.append(MicrodcCounterSensor(coordinator, description))
+            else:
+                entities.append(MicrodcSensor(coordinator, description))
+        async_add_entities(entities, config_subentry_id=subentry_id)
+
+
+class MicrodcSensor(MicrodcModbusEntity, SensorEntity):
+    """A point's reading; unavailable while the device has no reading for it."""
+
+    entity_description: MicrodcSensorEntityDescription
+
+    @property
+    def native_value(self) -> StateType:
+        """The point's state."""
+        return self.entity_description.value_fn(
+            self.coordinator.value(self.entity_description.point.key)
+        )
+
+    @property
+    def available(self) -> bool:
+        """Unavailable after a failed poll, and for a sentinel or out-of-range reading."""
+        return super().available and self.native_value is not None
+
+
+@dataclass(slots=True)
+class _CounterStoredData(ExtraStoredData):
+    total_wh: float | None
+    counter: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"total_wh": self.total_wh, "counter": self.counter}
+
+
+class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
+    """An energy counter as a total that never goes backwards.
+
+    The register wraps at its width and meters get replaced: each reading is classified by the
+    heat domain's EnergyCounter, and only credible steps add to the total. The total and the
+    counter's baseline survive restarts.
+    """
+
+    entity_description: MicrodcSensorEntityDescription
+
+    def __init__(
+        self, coordinator: ModbusDeviceCoordinator, description: MicrodcSensorEntityDescription
+    ) -> None:
+        """Start with no total until the first reading or the restored state."""
+        super().__init__(coordinator, description)
+        point = description.point
+        self._point = point
+        self._spec = CounterSpec(
+            wh_per_count=point.scale * _WH_PER_UNIT[point.unit or "Wh"],
+            bits=_COUNTER_BITS.get(point.data_type),
+        )
+        self._counter = EnergyCounter(self._spec)
+        self._total_wh: float | None = None
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the total and the counter's baseline, then take the current reading."""
+        await super().async_added_to_hass()
+        if (stored := await self.async_get_last_extra_data()) is not None:
+            data = stored.as_dict()
+            total = data.get("total_wh")
+            if isinstance(total, int | float) and not isinstance(total, bool):
+                self._total_wh = float(total)
+                try:
+                    self._counter = EnergyCounter.from_dict(self._spec, data.get("counter") or {})
+                except HeatDomainError as err:
+                    _LOGGER.warning("%s: stored counter dropped: %s", self.entity_id, err)
+        self._take_reading()
+
+    @property
+    def extra_restore_state_data(self) -> _CounterStoredData:  # type: ignore[override]
+        """What survives a restart: the total and the baseline it continues from."""
+        return _CounterStoredData(self._total_wh, self._counter.to_dict())
+
+    @callback
+    @override
+    def _handle_coordinator_update(self) -> None:
+        self._take_reading()
+        super()._handle_coordinator_update()
+
+    def _take_reading(self) -> None:
+        value = self.coordinator.value(self._point.key)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return  # a missing reading leaves the baseline: the next step spans the gap
+        raw = round((value - self._point.offset) / self._point.scale)
+        try:
+            step = self._counter.advance(raw, None)
+        except HeatDomainError as err:
+            _LOGGER.debug("%s: reading %s ignored: %s", self.entity_id, value, err)
+            return
+        if step.event is CounterEvent.FIRST and self._total_wh is None:
+            # A new sensor starts where the device's own counter stands.
+            self._total_wh = raw * self._spec.wh_per_count
+        elif step.energy_wh is not None and self._total_wh is not None:
+            self._total_wh += step.energy_wh
+        elif step.event is not CounterEvent.FIRST:
+            _LOGGER.info(
+                "%s: counter went from a reading to %s that no wrap explains (%s); "
+                "the total continues from here",
+                self.entity_id,
+                value,
+                step.event,
+            )
+
+    @property
+    def native_value(self) -> float | None:
+        """The total in kWh."""
+        return None if self._total_wh is None else round(self._total_wh / 1000, 6)
+
+    @property
+    def available(self) -> bool:
+        """Unavailable when the last poll failed or there is no total yet."""
+        return super().available and self._total_wh is not None

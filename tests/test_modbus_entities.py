@@ -1,0 +1,256 @@
+"""Modbus devices of a site in Home Assistant: entities, outages, counters, unload."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
+from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
+from custom_components.microdc.coordinator import MODBUS_POOL
+from custom_components.microdc.protocols.modbus import ModbusConnectionPool
+from tests.modbus_peer import HOST, TEST_PROFILE_YAML, ModbusPeerThread
+
+SCAN_S = 10
+
+
+@pytest.fixture
+def user_profiles(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """The test device's profile in <config>/microdc/profiles."""
+    hass.config.config_dir = str(tmp_path)
+    folder = tmp_path / "microdc" / "profiles"
+    folder.mkdir(parents=True)
+    (folder / "test_t1.yaml").write_text(TEST_PROFILE_YAML, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+async def peer(socket_enabled: None) -> AsyncGenerator[ModbusPeerThread]:
+    """The Modbus device (units 1 and 2 behind one port), on its own loop."""
+    server = ModbusPeerThread()
+    await server.start()
+    yield server
+    await server.close()
+
+
+def _device(port: int, unit_id: int) -> ConfigSubentry:
+    return ConfigSubentry(
+        data=MappingProxyType(
+            {
+                "host": HOST,
+                "port": port,
+                "framing": "tcp",
+                "unit_id": unit_id,
+                "profile": "test_t1",
+                "polling": {"scan_interval": SCAN_S, "timeout": 1, "max_gap": 3},
+            }
+        ),
+        subentry_type=SUBENTRY_MODBUS_DEVICE,
+        title=f"Test T1 (unit {unit_id})",
+        unique_id=f"{HOST}:{port}:{unit_id}",
+    )
+
+
+async def _site(hass: HomeAssistant, name: str, *devices: ConfigSubentry) -> MockConfigEntry:
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=name.lower(),
+        data={CONF_SITE_NAME: name},
+        subentries_data=[
+            {
+                "data": dict(d.data),
+                "subentry_type": d.subentry_type,
+                "title": d.title,
+                "unique_id": d.unique_id,
+            }
+            for d in devices
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+def _state(hass: HomeAssistant, entry: MockConfigEntry, key: str, unit_id: int = 1) -> Any:
+    subentry_id = next(
+        s.subentry_id for s in entry.subentries.values() if s.data["unit_id"] == unit_id
+    )
+    registry = er.async_get(hass)
+    platform = (
+        "binary_sensor" if key in {"door", "on_battery", "low_battery", "ups_fault"} else ("sensor")
+    )
+    entity_id = registry.async_get_entity_id(platform, DOMAIN, f"{subentry_id}_{key}")
+    assert entity_id is not None, key
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return state
+
+
+class Clock:
+    """Fires Home Assistant's timers one scan interval further each time.
+
+    Not freezegun: pymodbus's connect waits on real loop time, which a frozen clock stops.
+    """
+
+    def __init__(self, hass: HomeAssistant) -> None:
+        self.hass = hass
+        self.ahead = timedelta()
+
+    async def tick(self) -> None:
+        self.ahead += timedelta(seconds=SCAN_S)
+        async_fire_time_changed(self.hass, dt_util.utcnow() + self.ahead)
+        await self.hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture
+def clock(hass: HomeAssistant) -> Clock:
+    """Time travel for the coordinators."""
+    return Clock(hass)
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_entities_of_a_device(
+    hass: HomeAssistant, peer: ModbusPeerThread, device_registry: dr.DeviceRegistry
+) -> None:
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1))
+    assert entry.state is ConfigEntryState.LOADED
+
+    assert _state(hass, entry, "power").state == "6553.9"
+    assert _state(hass, entry, "power").attributes["unit_of_measurement"] == "W"
+    assert _state(hass, entry, "temperature").state == "-12.5"
+    energy = _state(hass, entry, "energy")
+    assert float(energy.state) == pytest.approx(262.149)  # 0x40005 Wh in kWh
+    assert energy.attributes["state_class"] == "total_increasing"
+    assert energy.attributes["unit_of_measurement"] == "kWh"
+    assert _state(hass, entry, "mode").state == "run"
+    assert _state(hass, entry, "mode").attributes["options"] == ["idle", "run"]
+    assert _state(hass, entry, "status").state == "on_battery"
+    assert _state(hass, entry, "on_battery").state == "on"
+    assert _state(hass, entry, "ups_fault").state == "off"
+    assert _state(hass, entry, "door").state == "on"
+    assert _state(hass, entry, "door").attributes["device_class"] == "door"
+    # No flag, and no runtime or charge point: not low.
+    assert _state(hass, entry, "low_battery").state == "off"
+
+    # Diagnostic points are disabled by default.
+    subentry_id = next(iter(entry.subentries))
+    firmware = er.async_get(hass).async_get_entity_id("sensor", DOMAIN, f"{subentry_id}_firmware")
+    assert firmware is not None
+    assert (
+        er.async_get(hass).async_get(firmware).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    )
+
+    device = device_registry.async_get_device_by_identifier((DOMAIN, subentry_id), entry.entry_id)
+    assert device is not None
+    assert (device.manufacturer, device.model, device.sw_version) == ("Test", "T1", "6")
+    site = device_registry.async_get_device_by_identifier((DOMAIN, entry.entry_id), entry.entry_id)
+    assert site is not None
+    assert device.via_device_id == site.id
+    assert (device.config_entry_id, device.config_subentry_id) == (entry.entry_id, subentry_id)
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_sentinel_and_range_make_an_entity_unavailable(
+    hass: HomeAssistant, peer: ModbusPeerThread, clock: Clock, tmp_path: Path
+) -> None:
+    folder = tmp_path / "microdc" / "profiles"
+    (folder / "test_t1.yaml").write_text(
+        TEST_PROFILE_YAML.replace("precision: 1}", "precision: 1, nan: [0xFFFFFFFF]}").replace(
+            "state_class: measurement}", "state_class: measurement, min: -40, max: 80}"
+        ),
+        encoding="utf-8",
+    )
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1))
+    assert _state(hass, entry, "power").state == "6553.9"
+    peer.holding.update({0: 0xFFFF, 1: 0xFFFF, 2: 900})  # sentinel; 90.0 °C above max
+    await clock.tick()
+    assert _state(hass, entry, "power").state == STATE_UNAVAILABLE
+    assert _state(hass, entry, "temperature").state == STATE_UNAVAILABLE
+    assert _state(hass, entry, "mode").state == "run"  # the rest of the device reads on
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_outage_and_recovery_without_reload(
+    hass: HomeAssistant,
+    peer: ModbusPeerThread,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Reconnect attempts back off from 50 ms here (1 s by default) to keep the test short.
+    hass.data[MODBUS_POOL] = ModbusConnectionPool(backoff_initial=0.05, backoff_max=0.2)
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1))
+    runtime = entry.runtime_data
+    await peer.stop()
+    await clock.tick()
+    await clock.tick()
+    assert _state(hass, entry, "power").state == STATE_UNAVAILABLE
+    assert _state(hass, entry, "door").state == STATE_UNAVAILABLE
+
+    await peer.start()
+    # Failed connects back off (in real time): poll until the device is back, with a deadline.
+    deadline = asyncio.get_running_loop().time() + 10
+    while _state(hass, entry, "power").state == STATE_UNAVAILABLE:
+        assert asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.05)
+        await clock.tick()
+    assert _state(hass, entry, "power").state == "6553.9"
+    assert entry.runtime_data is runtime  # no reload
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("custom_components")]
+    assert sum("is unavailable" in m for m in messages) == 1
+    assert sum("has recovered" in m for m in messages) == 1
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_energy_continues_across_a_counter_wrap(
+    hass: HomeAssistant, peer: ModbusPeerThread, clock: Clock
+) -> None:
+    # energy is a little-endian u32 at holding 3 (low word) and 4 (high word), in Wh.
+    peer.holding.update({3: 0xFFF0, 4: 0xFFFF})  # 16 Wh before the wrap
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1))
+    before = float(_state(hass, entry, "energy").state)
+    assert before == pytest.approx(0xFFFFFFF0 / 1000)
+
+    peer.holding.update({3: 0x0010, 4: 0x0000})  # wrapped: 16 + 16 Wh later
+    await clock.tick()
+    assert float(_state(hass, entry, "energy").state) == pytest.approx(before + 0.032)
+
+    peer.holding.update({3: 0x0020})
+    await clock.tick()
+    assert float(_state(hass, entry, "energy").state) == pytest.approx(before + 0.048)
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_shared_connection_closes_with_its_last_user(
+    hass: HomeAssistant, peer: ModbusPeerThread
+) -> None:
+    first = await _site(hass, "North", _device(peer.port, 1))
+    second = await _site(hass, "South", _device(peer.port, 2))
+    assert peer.connections == 1  # two sites, one gateway, one socket
+    assert _state(hass, second, "mode", unit_id=2).state == "run"
+
+    assert await hass.config_entries.async_unload(first.entry_id)
+    await hass.async_block_till_done()
+    assert peer.open_connections == 1
+    connection = second.runtime_data.modbus_devices[next(iter(second.subentries))].device.connection
+    assert connection.connected
+    assert hass.data[MODBUS_POOL].users(connection.endpoint) == 1
+
+    assert await hass.config_entries.async_unload(second.entry_id)
+    await hass.async_block_till_done()
+    assert not connection.connected
+    assert hass.data[MODBUS_POOL].users(connection.endpoint) == 0
