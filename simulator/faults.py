@@ -13,7 +13,7 @@ fault               device                                       parameters
 mains_outage        (none)                                       UPS on battery, runtime falls
 device_offline      Modbus device (name, profile id or unit id)  the unit / device stops answering
                     or the BACnet device (name or instance)
-slow_replies        Modbus device                                delay_s: wall-clock s (default 2)
+slow_replies        as device_offline                            delay_s: wall-clock s (default 2)
 exception_replies   Modbus device                                address, count (default 1),
                                                                  table (default: all),
                                                                  code (default 2, illegal address)
@@ -197,9 +197,6 @@ class FaultBoard:
                 bacnet.device_instance,
                 str(bacnet.device_instance),
             ):
-                if name != "device_offline":
-                    # The BACnet device implements device_offline only: refuse, never ignore.
-                    raise FaultError(f"{name} applies to Modbus devices, not the BACnet device")
                 return bacnet.name
         try:
             return site.modbus_device(device).name

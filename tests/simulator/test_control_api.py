@@ -113,7 +113,9 @@ async def test_async_helpers_do_the_same(simulator: SimulatorProcess) -> None:
     added = await simulator.async_inject_fault("device_offline", device="hvac-controller")
     assert added["fault"]["device"] == "hvac-controller"
     assert (await simulator.async_state())["bacnet"]["offline"] is True
-    assert await simulator.async_clear_faults() == 1
+    slow = await simulator.async_inject_fault("slow_replies", device=47110, delay_s=0.5)
+    assert slow["fault"]["device"] == "hvac-controller"
+    assert await simulator.async_clear_faults() == 2
     status, answer = await simulator.async_request("POST", "/faults", b"{")
     assert status == 400
     assert "JSON" in answer["error"]
