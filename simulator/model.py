@@ -437,9 +437,9 @@ class SiteModel:
         return amplitude * math.sin(2.0 * math.pi * t / period_s)
 
     def _occupied(self, space: str, t: float, hour: float, shop_open: bool) -> float:
-        # The stockroom is visited now and then; tenants are in while the shop is open.
-        if space == "stockroom":
-            return 1.0 if self._in_event("stockroom_visit", t, hour) > 0.0 else 0.0
+        # A space with visits (the stockroom) is occupied now and then; others while open.
+        if "visits_per_open_hour" in self._spaces[space]:
+            return 1.0 if self._in_event(f"visit:{space}", t, hour) > 0.0 else 0.0
         return 1.0 if shop_open else 0.0
 
     def _in_event(self, kind: str, t: float, hour: float) -> float:
@@ -459,11 +459,14 @@ class SiteModel:
     def _make_events(self, kind: str, day_start_s: float) -> list[_Event]:
         """Seeded Poisson events within the day's opening hours (deterministic per seed)."""
         rack, room = self._rack, self._room
-        spec = {
-            "burst": (rack["bursts_per_open_hour"], rack["burst_s"], rack["burst_w"]),
-            "door": (room["door_openings_per_open_hour"], room["door_open_s"], [1.0, 1.0]),
-            "stockroom_visit": (3.0, [300.0, 1200.0], [1.0, 1.0]),
-        }[kind]
+        if kind.startswith("visit:"):
+            space = self._spaces[kind.partition(":")[2]]
+            spec = (space["visits_per_open_hour"], space["visit_s"], [1.0, 1.0])
+        else:
+            spec = {
+                "burst": (rack["bursts_per_open_hour"], rack["burst_s"], rack["burst_w"]),
+                "door": (room["door_openings_per_open_hour"], room["door_open_s"], [1.0, 1.0]),
+            }[kind]
         rate, (len_lo, len_hi), (amt_lo, amt_hi) = float(spec[0]), spec[1], spec[2]
         rng = random.Random(f"{self.seed}:{kind}:{round(day_start_s)}")
         start_h = float(self._clock["start_hour"])

@@ -63,13 +63,21 @@ def test_energy_is_conserved_over_a_simulated_day() -> None:
 def test_it_power_follows_a_retail_day_between_2_and_6_kw() -> None:
     model = _model(seed=3)
     night, day = [], []
+    visits = {0.0: 0, 1.0: 0}
     for _ in range(24 * 60):
         model.step(60.0)
         power = model.quantity("it_power_w")
         assert 2000.0 <= power <= 6000.0
-        (day if model.quantity("shop_open") else night).append(power)
+        is_open = model.quantity("shop_open")
+        (day if is_open else night).append(power)
+        if model.quantity("occupancy.stockroom"):
+            visits[is_open] += 1
+        assert model.quantity("occupancy.tenant_a") == is_open
     assert sum(day) / len(day) > sum(night) / len(night) + 800
     assert max(day) > 4500  # inference bursts
+    # Staff visit the stockroom during opening hours only, and not all the time.
+    assert visits[0.0] == 0
+    assert 30 < visits[1.0] < 12 * 60 - 30
 
 
 def test_seeded_days_repeat_and_differ_between_seeds() -> None:
