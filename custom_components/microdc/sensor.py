@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 import logging
+import time
 from typing import Any, override
 
 from homeassistant.components.sensor import (
@@ -34,6 +35,12 @@ PARALLEL_UPDATES = 0  # coordinator-fed: entities never poll by themselves
 # Roles whose points are counters that wrap; shown as a continuous total in kWh.
 COUNTER_ROLES = frozenset({"it_energy", "heat_meter_energy"})
 _WH_PER_UNIT = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1_000_000.0}
+_W_PER_UNIT = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
+# The power point whose valid maximum bounds a counter's credible step.
+_POWER_ROLE_OF_COUNTER = {"it_energy": "it_power", "heat_meter_energy": "heat_meter_power"}
+# Without such a maximum: far above any micro data centre, still far below a counter's jump
+# to a replaced meter's reading.
+DEFAULT_COUNTER_MAX_POWER_W = 1_000_000.0
 _COUNTER_BITS = {DataType.U16: 16, DataType.U32: 32, DataType.U64: 64}
 
 # The UPS status, from the flags of its status bitfield, most serious first.
@@ -141,6 +148,15 @@ def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
     return descriptions
 
 
+def counter_max_power_w(profile: Profile, counter: Point) -> float:
+    """The largest credible power through a counter: its power point's valid maximum."""
+    role = _POWER_ROLE_OF_COUNTER.get(counter.role or "")
+    for point in profile.points.values():
+        if point.role == role and point.max is not None and point.unit in _W_PER_UNIT:
+            return point.max * _W_PER_UNIT[point.unit]
+    return DEFAULT_COUNTER_MAX_POWER_W
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: MicrodcConfigEntry,
@@ -206,9 +222,11 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
         self._spec = CounterSpec(
             wh_per_count=point.scale * _WH_PER_UNIT[point.unit or "Wh"],
             bits=_COUNTER_BITS.get(point.data_type),
+            max_power_w=counter_max_power_w(coordinator.profile, point),
         )
         self._counter = EnergyCounter(self._spec)
         self._total_wh: float | None = None
+        self._last_reading_at: float | None = None
 
     async def async_added_to_hass(self) -> None:
         """Restore the total and the counter's baseline, then take the current reading."""
@@ -236,12 +254,23 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
         super()._handle_coordinator_update()
 
     def _take_reading(self) -> None:
+        if not self.coordinator.last_update_success:
+            return  # the last good reading was taken already; a stale copy is no new reading
         value = self.coordinator.value(self._point.key)
         if not isinstance(value, int | float) or isinstance(value, bool):
             return  # a missing reading leaves the baseline: the next step spans the gap
         raw = round((value - self._point.offset) / self._point.scale)
+        now = time.monotonic()
+        # After a restart the time since the restored baseline is unknown: no power bound.
+        # A poll sooner than the scan interval (a manual refresh) only loosens the bound.
+        elapsed = (
+            None
+            if self._last_reading_at is None
+            else max(now - self._last_reading_at, self.coordinator.config.scan_interval_s)
+        )
+        self._last_reading_at = now
         try:
-            step = self._counter.advance(raw, None)
+            step = self._counter.advance(raw, elapsed)
         except HeatDomainError as err:
             _LOGGER.debug("%s: reading %s ignored: %s", self.entity_id, value, err)
             return
