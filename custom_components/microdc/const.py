@@ -30,3 +30,7 @@ CONF_LOW_BATTERY_RUNTIME: Final = "low_battery_runtime"
 CONF_LOW_BATTERY_CHARGE: Final = "low_battery_charge"
 DEFAULT_LOW_BATTERY_RUNTIME_S: Final = 300
 DEFAULT_LOW_BATTERY_CHARGE_PCT: Final = 20
+
+# BACnet/IP device subentries (bacnet_flow.py) and the site's BACnet settings (bacnet_options.py).
+SUBENTRY_BACNET_DEVICE: Final = "bacnet_device"
+SERVICE_RELINQUISH: Final = "relinquish"
