@@ -254,3 +254,38 @@ async def test_shared_connection_closes_with_its_last_user(
     await hass.async_block_till_done()
     assert not connection.connected
     assert hass.data[MODBUS_POOL].users(connection.endpoint) == 0
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_removing_a_device_removes_its_entities_and_socket(
+    hass: HomeAssistant, peer: ModbusPeerThread
+) -> None:
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1), _device(peer.port, 2))
+    registry = er.async_get(hass)
+    first, second = (s.subentry_id for s in entry.subentries.values())
+    assert er.async_entries_for_config_entry(registry, entry.entry_id)
+    pool = hass.data[MODBUS_POOL]
+    endpoint = entry.runtime_data.modbus_devices[first].device.connection.endpoint
+    assert pool.users(endpoint) == 2
+
+    hass.config_entries.async_remove_subentry(entry, first)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    remaining = er.async_entries_for_config_entry(registry, entry.entry_id)
+    assert remaining
+    assert {e.config_subentry_id for e in remaining} == {second}
+    assert pool.users(endpoint) == 1  # the site reloaded: only unit 2 holds the socket
+
+    hass.config_entries.async_remove_subentry(entry, second)
+    await hass.async_block_till_done()
+    assert pool.users(endpoint) == 0
+    await _closed(peer)
+
+
+async def _closed(peer: ModbusPeerThread) -> None:
+    """Wait (with a deadline) until the peer sees its last connection closed."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 5
+    while peer.open_connections:
+        assert loop.time() < end, "the peer still sees an open connection"
+        await asyncio.sleep(0.02)

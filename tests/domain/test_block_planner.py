@@ -14,11 +14,6 @@ from custom_components.microdc.protocols.block_planner import (
 )
 
 
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """Pure tests: no Home Assistant instance needed (overrides the suite's autouse fixture)."""
-
-
 def _p(key: str, address: int, data_type: DataType = DataType.U16, **kwargs: Any) -> Point:
     kwargs.setdefault("table", Table.HOLDING)
     return Point(key=key, address=address, data_type=data_type, **kwargs)

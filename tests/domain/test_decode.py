@@ -11,11 +11,6 @@ from custom_components.microdc.decode import combine_words, decode_bits, decode_
 from custom_components.microdc.profile import DataType, Point, Table, WordOrder
 
 
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """Pure tests: no Home Assistant instance needed (overrides the suite's autouse fixture)."""
-
-
 def _point(data_type: DataType, **kwargs: Any) -> Point:
     if "labels" in kwargs:
         kwargs["labels"] = MappingProxyType(kwargs["labels"])

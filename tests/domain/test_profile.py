@@ -60,11 +60,6 @@ points:
 """
 
 
-@pytest.fixture(autouse=True)
-def auto_enable_custom_integrations() -> None:
-    """Pure tests: no Home Assistant instance needed (overrides the suite's autouse fixture)."""
-
-
 def _errors(text: str, profile_id: str = "acme_pdu") -> list[ProfileError]:
     with pytest.raises(ProfileValidationError) as caught:
         parse_profile(profile_id, parse_yaml(textwrap.dedent(text)))
