@@ -159,14 +159,17 @@ class ModbusConnection:
             self.endpoint.host,
             port=self.endpoint.port,
             framer=_FRAMERS[self.endpoint.framing],
-            timeout=self.timeout,
+            # Our own timeouts (below and in _execute) fire first, so that pymodbus neither
+            # logs each lost answer nor counts them towards closing the socket itself.
+            timeout=self.timeout + 1,
             retries=0,  # retrying is the poller's decision, not the library's
             reconnect_delay=0,  # reconnects are ours: capped backoff, no background task
             name=f"microdc {self.endpoint.host}:{self.endpoint.port}",
         )
         try:
-            connected = await client.connect()
-        except OSError:
+            async with asyncio.timeout(self.timeout):
+                connected = await client.connect()
+        except (OSError, TimeoutError):
             connected = False
         if not connected:
             client.close()
