@@ -16,6 +16,8 @@ from homeassistant.util import slugify
 import probatio
 
 from .const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
+from .heat_destination_flow import SUBENTRY_HEAT_DESTINATION, HeatDestinationSubentryFlow
+from .heat_options import SiteOptionsFlow
 from .modbus_flow import ModbusDeviceSubentryFlow
 
 # Home Assistant validates with probatio, voluptuous's successor; its typed APIs expect it.
@@ -52,4 +54,13 @@ class MicrodcConfigFlow(ConfigFlow, domain=DOMAIN):
         cls, config_entry: ConfigEntry
     ) -> dict[str, type[ConfigSubentryFlow]]:
         """A site's devices and heat destinations are its subentries."""
-        return {SUBENTRY_MODBUS_DEVICE: ModbusDeviceSubentryFlow}
+        return {
+            SUBENTRY_MODBUS_DEVICE: ModbusDeviceSubentryFlow,
+            SUBENTRY_HEAT_DESTINATION: HeatDestinationSubentryFlow,
+        }
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> SiteOptionsFlow:
+        """The site's options (heat accounting; other groups join as sections)."""
+        return SiteOptionsFlow()

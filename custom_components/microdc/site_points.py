@@ -1,0 +1,85 @@
+"""The points of a site's devices, as the heat destination flow and heat accounting see them.
+
+A point is named across the site by a reference ``<device subentry id>/<point key>``, which
+survives a device's reconfiguration (its subentry id does not change). Modbus devices' points
+come from their profiles; another protocol's device subentries add theirs in
+``async_site_points``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_PROFILE, SUBENTRY_MODBUS_DEVICE
+from .profile import Profile
+from .profile_store import async_load_profiles
+
+# Roles that make a device a heat meter that can measure a branch of the loop.
+METER_ROLES = frozenset({"heat_meter_energy", "heat_meter_power", "loop_flow"})
+
+
+@dataclass(frozen=True, slots=True)
+class SitePoint:
+    """One point of one device of the site."""
+
+    device_id: str  # the device's subentry id
+    device_title: str
+    key: str
+    role: str | None
+    unit: str | None
+
+    @property
+    def ref(self) -> str:
+        """The site-wide reference to this point."""
+        return point_ref(self.device_id, self.key)
+
+    @property
+    def label(self) -> str:
+        """How the point is offered in a form."""
+        return f"{self.device_title}: {self.key}"
+
+
+def point_ref(device_id: str, key: str) -> str:
+    """The reference to a device's point."""
+    return f"{device_id}/{key}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """(device subentry id, point key) of a reference; ValueError if it is not one."""
+    device_id, sep, key = ref.partition("/")
+    if not sep or not device_id or not key:
+        raise ValueError(f"not a point reference: {ref!r}")
+    return device_id, key
+
+
+def profile_points(device_id: str, title: str, profile: Profile) -> list[SitePoint]:
+    """The points of a device read with a profile."""
+    return [
+        SitePoint(device_id, title, point.key, point.role, point.unit)
+        for point in profile.points.values()
+    ]
+
+
+async def async_site_points(hass: HomeAssistant, entry: ConfigEntry[object]) -> list[SitePoint]:
+    """Every point of every device of the site (devices whose profile is missing: none)."""
+    profiles = (await async_load_profiles(hass)).profiles
+    points: list[SitePoint] = []
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_MODBUS_DEVICE:
+            profile = profiles.get(str(subentry.data.get(CONF_PROFILE)))
+            if profile is not None:
+                points.extend(profile_points(subentry.subentry_id, subentry.title, profile))
+    return points
+
+
+def valve_candidates(points: list[SitePoint]) -> list[SitePoint]:
+    """Points that can say how far a heat destination's valve is open (0..100 %)."""
+    return [p for p in points if p.role == "valve_position" or (p.role is None and p.unit == "%")]
+
+
+def meter_devices(points: list[SitePoint]) -> dict[str, str]:
+    """Devices that can measure a branch of the loop: subentry id -> title."""
+    return {p.device_id: p.device_title for p in points if p.role in METER_ROLES}
