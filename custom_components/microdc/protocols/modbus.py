@@ -169,7 +169,7 @@ class ModbusConnection:
         try:
             async with asyncio.timeout(self.timeout):
                 connected = await client.connect()
-        except (OSError, TimeoutError):
+        except OSError, TimeoutError:
             connected = False
         if not connected:
             client.close()
