@@ -211,3 +211,35 @@ async def test_reconfigure_moves_the_device(
     assert moved.data["unit_id"] == 2
     assert moved.unique_id == f"{HOST}:{second.port}:2"
     assert moved.title == "Test T1 (unit 2)"
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_probe_borrows_the_sites_connection(hass: HomeAssistant, peer: ModbusPeer) -> None:
+    """Many serial gateways take one TCP client: adding a second unit must not open another."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="corner_shop",
+        data={CONF_SITE_NAME: "Corner Shop"},
+        subentries_data=[
+            {
+                "data": _input(peer.port, unit_id=1),
+                "subentry_type": SUBENTRY_MODBUS_DEVICE,
+                "title": "Test T1 (unit 1)",
+                "unique_id": f"{HOST}:{peer.port}:1",
+            }
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert peer.connections == 1
+
+    result = await _start(hass, entry)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port, unit_id=2)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert peer.connections == 1  # the probe read unit 2 through the site's socket
+    await hass.async_block_till_done()  # the site reloads with its new device
+    assert len(entry.runtime_data.modbus_devices) == 2
+    await hass.config_entries.async_unload(entry.entry_id)

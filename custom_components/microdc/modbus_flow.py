@@ -38,13 +38,14 @@ from .const import (
     DEFAULT_TIMEOUT_S,
     DEFAULT_UNIT_ID,
 )
+from .coordinator import MODBUS_POOL
 from .device_config import ModbusDeviceConfig
 from .profile import Profile
 from .profile_store import async_load_profiles
 from .protocols.modbus import (
     Framing,
     ModbusConnectError,
-    ModbusConnection,
+    ModbusConnectionPool,
     ModbusDevice,
     ModbusError,
     ModbusTimeoutError,
@@ -109,9 +110,15 @@ def _schema(profiles: dict[str, Profile]) -> probatio.Schema:
     )
 
 
-async def async_probe_device(config: ModbusDeviceConfig, profile: Profile) -> dict[str, str]:
-    """Connect and read every point once; return the form's errors (empty when it fits)."""
-    connection = ModbusConnection(config.endpoint, timeout=config.timeout_s)
+async def async_probe_device(
+    pool: ModbusConnectionPool, config: ModbusDeviceConfig, profile: Profile
+) -> dict[str, str]:
+    """Connect and read every point once; return the form's errors (empty when it fits).
+
+    The probe borrows the site's connection to the endpoint when there is one: many serial
+    gateways accept a single TCP client, which is already microdc.
+    """
+    connection = pool.acquire(config.endpoint, timeout=config.timeout_s)
     device = ModbusDevice(connection, config.unit_id, profile, max_gap=config.max_gap)
     try:
         result = await device.poll()
@@ -127,13 +134,10 @@ async def async_probe_device(config: ModbusDeviceConfig, profile: Profile) -> di
         _LOGGER.debug("Probe of %s failed: %s", config.endpoint, err)
         return {CONF_PROFILE: "profile_mismatch"}
     finally:
-        await connection.close()
+        await pool.release(connection)
     if result.skipped or all(value is None for value in result.values.values()):
         _LOGGER.debug(
-            "Probe of %s unit %d: points refused %s",
-            config.endpoint,
-            config.unit_id,
-            result.skipped,
+            "Probe of %s unit %d: refused %s", config.endpoint, config.unit_id, result.skipped
         )
         return {CONF_PROFILE: "profile_mismatch"}
     return {}
@@ -176,7 +180,8 @@ class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
             ):
                 return self.async_abort(reason="already_configured")
             else:
-                errors = await async_probe_device(config, profile)
+                pool = self.hass.data.setdefault(MODBUS_POOL, ModbusConnectionPool())
+                errors = await async_probe_device(pool, config, profile)
             if not errors and profile is not None:
                 title = f"{profile.manufacturer} {profile.model} (unit {config.unit_id})"
                 if current is not None:
