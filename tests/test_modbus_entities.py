@@ -11,13 +11,14 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, State
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
+    mock_restore_cache_with_extra_data,
 )
 
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
@@ -289,3 +290,24 @@ async def _closed(peer: ModbusPeerThread) -> None:
     while peer.open_connections:
         assert loop.time() < end, "the peer still sees an open connection"
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_energy_total_survives_a_restart_and_a_wrap_meanwhile(
+    hass: HomeAssistant, peer: ModbusPeerThread
+) -> None:
+    # Before the restart: 1000 Wh counted, the register last read at 0xFFFFFFF0.
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State("sensor.test_t1_unit_1_it_energy", "1.0"),
+                {"total_wh": 1000.0, "counter": {"last_raw": 0xFFFFFFF0}},
+            )
+        ],
+    )
+    peer.holding.update({3: 0x0010, 4: 0x0000})  # it wrapped while Home Assistant was down
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1))
+    energy = _state(hass, entry, "energy")
+    assert energy.entity_id == "sensor.test_t1_unit_1_it_energy"
+    assert float(energy.state) == pytest.approx(1.032)  # 1000 Wh + 16 + 16 Wh across the wrap
