@@ -12,7 +12,11 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -272,9 +276,12 @@ async def test_removing_a_device_removes_its_entities_and_socket(
     hass.config_entries.async_remove_subentry(entry, first)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    remaining = er.async_entries_for_config_entry(registry, entry.entry_id)
-    assert remaining
-    assert {e.config_subentry_id for e in remaining} == {second}
+    devices = {
+        e.config_subentry_id
+        for e in er.async_entries_for_config_entry(registry, entry.entry_id)
+        if e.config_subentry_id is not None  # the site's own entities have no subentry
+    }
+    assert devices == {second}
     assert pool.users(endpoint) == 1  # the site reloaded: only unit 2 holds the socket
 
     hass.config_entries.async_remove_subentry(entry, second)
@@ -311,3 +318,26 @@ async def test_energy_total_survives_a_restart_and_a_wrap_meanwhile(
     energy = _state(hass, entry, "energy")
     assert energy.entity_id == "sensor.test_t1_unit_1_it_energy"
     assert float(energy.state) == pytest.approx(1.032)  # 1000 Wh + 16 + 16 Wh across the wrap
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_missing_profile_raises_a_repair_issue(
+    hass: HomeAssistant, peer: ModbusPeerThread, tmp_path: Path
+) -> None:
+    (tmp_path / "microdc" / "profiles" / "test_t1.yaml").unlink()
+    device = _device(peer.port, 1)
+    entry = await _site(hass, "Corner Shop", device)
+    assert entry.state is ConfigEntryState.LOADED  # the rest of the site runs
+    assert entry.runtime_data.modbus_devices == {}
+    subentry_id = next(iter(entry.subentries))
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"profile_missing_{subentry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {"device": device.title, "profile": "test_t1"}
+
+    (tmp_path / "microdc" / "profiles" / "test_t1.yaml").write_text(
+        TEST_PROFILE_YAML, encoding="utf-8"
+    )
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, f"profile_missing_{subentry_id}") is None
+    assert _state(hass, entry, "power").state == "6553.9"

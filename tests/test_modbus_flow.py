@@ -9,6 +9,7 @@ from typing import Any
 from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -243,3 +244,19 @@ async def test_probe_borrows_the_sites_connection(hass: HomeAssistant, peer: Mod
     await hass.async_block_till_done()  # the site reloads with its new device
     assert len(entry.runtime_data.modbus_devices) == 2
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_bad_profile_files_raise_a_repair_issue(
+    hass: HomeAssistant, site: MockConfigEntry, tmp_path: Path
+) -> None:
+    await _start(hass, site)
+    registry = ir.async_get(hass)
+    issue = registry.async_get_issue(DOMAIN, "invalid_profiles")
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert "broken.yaml: invalid YAML" in issue.translation_placeholders["errors"]
+
+    (tmp_path / "microdc" / "profiles" / "broken.yaml").unlink()
+    await _start(hass, site)
+    assert registry.async_get_issue(DOMAIN, "invalid_profiles") is None

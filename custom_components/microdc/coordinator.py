@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util.hass_dict import HassKey
@@ -155,13 +155,27 @@ async def async_setup_modbus_devices(
     for subentry in subentries:
         config = ModbusDeviceConfig.from_data(subentry.data)
         profile = profiles.get(config.profile_id)
+        issue_id = f"profile_missing_{subentry.subentry_id}"
         if profile is None:
             _LOGGER.error(
                 "%s: profile %s is missing or invalid; the device is not set up",
                 subentry.title,
                 config.profile_id,
             )
+            ir.async_create_issue(
+                hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="profile_missing",
+                translation_placeholders={
+                    "device": subentry.title,
+                    "profile": config.profile_id,
+                },
+            )
             continue
+        ir.async_delete_issue(hass, DOMAIN, issue_id)
         connection = pool.acquire(config.endpoint, timeout=config.timeout_s)
         device = ModbusDevice(
             connection, config.unit_id, profile, max_gap=config.max_gap, name=subentry.title

@@ -6,11 +6,14 @@ import logging
 from pathlib import Path
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 
-from .const import USER_PROFILES_DIR
+from .const import DOMAIN, USER_PROFILES_DIR
 from .profile import BUILTIN_PROFILES_DIR, ProfileLoadResult, load_profiles
 
 _LOGGER = logging.getLogger(__name__)
+
+ISSUE_INVALID_PROFILES = "invalid_profiles"
 
 
 def user_profiles_dir(hass: HomeAssistant) -> Path:
@@ -25,4 +28,20 @@ async def async_load_profiles(hass: HomeAssistant) -> ProfileLoadResult:
     )
     for error in result.errors:
         _LOGGER.warning("Profile not loaded: %s", error)
+    # A repair issue lists the bad files until they are fixed (or removed).
+    if result.errors:
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            ISSUE_INVALID_PROFILES,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=ISSUE_INVALID_PROFILES,
+            translation_placeholders={
+                "folder": "/".join(USER_PROFILES_DIR),
+                "errors": "\n".join(f"- {error}" for error in result.errors),
+            },
+        )
+    else:
+        ir.async_delete_issue(hass, DOMAIN, ISSUE_INVALID_PROFILES)
     return result
