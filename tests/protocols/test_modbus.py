@@ -320,3 +320,22 @@ async def test_rtu_over_tcp_framing(socket_enabled: None) -> None:
         await connection.close()
         await server.stop()
     assert {k: v for k, v in result.values.items() if k != "missing"} == GOOD_VALUES
+
+
+async def test_peer_closing_mid_request_is_a_lost_connection(socket_enabled: None) -> None:
+    """A peer that reads the request and hangs up (a gateway rebooting) is not a timeout."""
+
+    async def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(256)
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, HOST, 0)
+    connection = ModbusConnection(Endpoint(HOST, server.sockets[0].getsockname()[1]), timeout=5)
+    try:
+        with pytest.raises(ModbusConnectError, match="connection lost"):
+            await connection.read(1, Table.HOLDING, 0, 1)
+        assert not connection.connected
+    finally:
+        await connection.close()
+        server.close()
+        await server.wait_closed()

@@ -25,7 +25,7 @@ import time
 from types import MappingProxyType
 
 from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusException
+from pymodbus.exceptions import ConnectionException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse, ModbusPDU
 
@@ -131,6 +131,7 @@ class ModbusConnection:
         self._clock = clock
         self._lock = asyncio.Lock()
         self._client: AsyncModbusTcpClient | None = None
+        self._lost = asyncio.Event()  # set when the current socket closes
         self._backoff = 0.0
         self._next_attempt = 0.0
         self._closed = False
@@ -155,6 +156,14 @@ class ModbusConnection:
             raise ModbusConnectError(
                 f"{self.endpoint}: not reachable, next attempt in {self._next_attempt - now:.1f} s"
             )
+        lost = asyncio.Event()
+
+        def note_connection(connected: bool) -> None:
+            # pymodbus leaves a pending request waiting out its timeout when the peer hangs
+            # up; this event lets the request end at once instead.
+            if not connected:
+                lost.set()
+
         client = AsyncModbusTcpClient(
             self.endpoint.host,
             port=self.endpoint.port,
@@ -165,6 +174,7 @@ class ModbusConnection:
             retries=0,  # retrying is the poller's decision, not the library's
             reconnect_delay=0,  # reconnects are ours: capped backoff, no background task
             name=f"microdc {self.endpoint.host}:{self.endpoint.port}",
+            trace_connect=note_connection,
         )
         try:
             async with asyncio.timeout(self.timeout):
@@ -181,6 +191,7 @@ class ModbusConnection:
         self._backoff = 0.0
         self._next_attempt = 0.0
         self._client = client
+        self._lost = lost
         self.connects += 1
         return client
 
@@ -233,30 +244,30 @@ class ModbusConnection:
                 request = client.read_coils
             case Table.DISCRETE_INPUT:
                 request = client.read_discrete_inputs
-        timer = asyncio.timeout(self.timeout)
+        lost = self._lost
+        answer = asyncio.ensure_future(request(address, count=count, device_id=unit_id))
+        hang_up = asyncio.ensure_future(lost.wait())
         try:
-            async with timer:
-                return await request(address, count=count, device_id=unit_id)
-        except TimeoutError as err:
-            # The stream's state is unknown after a lost answer (half-open socket, or a late
-            # answer that would be taken for the next request's): start a fresh one.
-            self._drop()
-            raise ModbusTimeoutError(f"{self.endpoint} unit {unit_id}: no answer") from err
-        except ConnectionException as err:
-            self._drop()
-            raise ModbusConnectError(f"{self.endpoint}: connection lost") from err
-        except ModbusException as err:
-            self._drop()
-            task = asyncio.current_task()
-            if task is not None and task.cancelling() and not timer.expired():
-                # pymodbus turns a cancellation into ModbusIOException; cancel as asked.
-                raise asyncio.CancelledError from err
-            if timer.expired() or "No response" in str(err):
-                raise ModbusTimeoutError(f"{self.endpoint} unit {unit_id}: no answer") from err
-            raise ModbusProtocolError(f"{self.endpoint} unit {unit_id}: {err}") from err
-        except OSError as err:
-            self._drop()
-            raise ModbusConnectError(f"{self.endpoint}: {err}") from err
+            await asyncio.wait(
+                (answer, hang_up), timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            # Also when this task is cancelled: end both helpers and collect their outcome, so
+            # that nothing is left running or logged as never retrieved.
+            for helper in (answer, hang_up):
+                helper.cancel()
+            await asyncio.wait((answer, hang_up))
+            error = None if answer.cancelled() else answer.exception()
+        if answer.done() and not answer.cancelled() and error is None:
+            return answer.result()
+        # The stream's state is unknown after a lost or failed answer (half-open socket, or a
+        # late answer that would be taken for the next request's): start a fresh one.
+        self._drop()
+        if lost.is_set() or isinstance(error, ConnectionException | OSError):
+            raise ModbusConnectError(f"{self.endpoint}: connection lost") from error
+        if error is None or "No response" in str(error) or "cancelled" in str(error):
+            raise ModbusTimeoutError(f"{self.endpoint} unit {unit_id}: no answer") from error
+        raise ModbusProtocolError(f"{self.endpoint} unit {unit_id}: {error}") from error
 
     async def close(self) -> None:
         """Close the socket for good."""
