@@ -15,8 +15,6 @@ from .profile import DataType, Point, WordOrder
 
 type PointValue = int | float | bool | str | frozenset[str]
 
-_UNSIGNED_BITS = {1: 16, 2: 32, 4: 64}
-
 
 def combine_words(words: Sequence[int], word_order: WordOrder) -> int:
     """Join 16-bit words into one unsigned integer (bytes within a word are big-endian)."""
