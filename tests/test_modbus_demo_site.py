@@ -95,7 +95,9 @@ class Site:
             await self.tick()
 
 
-async def _load_site(hass: HomeAssistant, sim: SimulatorProcess) -> Site:
+async def _load_site(
+    hass: HomeAssistant, sim: SimulatorProcess, options: dict[str, Any] | None = None
+) -> Site:
     # Reconnects back off from 50 ms here (1 s by default) to keep outage tests short.
     hass.data[MODBUS_POOL] = ModbusConnectionPool(backoff_initial=0.05, backoff_max=0.5)
     devices = (await sim.async_state())["modbus"]
@@ -103,6 +105,7 @@ async def _load_site(hass: HomeAssistant, sim: SimulatorProcess) -> Site:
         domain=DOMAIN,
         unique_id="demo",
         data={CONF_SITE_NAME: "Demo"},
+        options=options or {},
         subentries_data=[_subentry(sim, name, device) for name, device in devices.items()],
     )
     entry.add_to_hass(hass)
@@ -192,6 +195,30 @@ async def test_mains_outage_shows_on_battery_and_low_battery(own_site: Site) -> 
     charge = served["battery_charge"]["value"]
     low = "low_battery" in served["status"]["value"] or runtime < 300 or charge < 20
     assert site.value("ups", "low_battery") == ("on" if low else "off")
+
+
+@pytest.mark.parametrize(
+    ("options", "low"),
+    [
+        ({}, "off"),
+        ({"low_battery_runtime": 4000}, "on"),  # the demo UPS reports about 3900 s
+        ({"low_battery_charge": 101}, "on"),  # and a full battery
+    ],
+)
+async def test_low_battery_from_the_sites_limits(
+    hass: HomeAssistant,
+    simulator: SimulatorProcess,
+    socket_enabled: None,
+    options: dict[str, Any],
+    low: str,
+) -> None:
+    """Some UPS never raise their flag: runtime or charge under the site's limit is low too."""
+    site = await _load_site(hass, simulator, options)
+    served = (await simulator.async_state())["modbus"]["ups"]["points"]
+    assert "low_battery" not in served["status"]["value"]
+    assert served["runtime_remaining"]["value"] < 4000
+    assert site.value("ups", "low_battery") == low
+    await hass.config_entries.async_unload(site.entry.entry_id)
 
 
 async def test_offline_and_slow_devices_go_unavailable_alone(site: Site) -> None:
