@@ -201,8 +201,8 @@ async def test_mains_outage_shows_on_battery_and_low_battery(own_site: Site) -> 
     ("options", "low"),
     [
         ({}, "off"),
-        ({"low_battery_runtime": 4000}, "on"),  # the demo UPS reports about 3900 s
-        ({"low_battery_charge": 101}, "on"),  # and a full battery
+        ({"ups": {"low_battery_runtime": 4000}}, "on"),  # the demo UPS reports about 3900 s
+        ({"ups": {"low_battery_charge": 101}}, "on"),  # and a full battery
     ],
 )
 async def test_low_battery_from_the_sites_limits(

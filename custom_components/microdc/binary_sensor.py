@@ -16,15 +16,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from . import MicrodcConfigEntry
-from .const import (
-    CONF_LOW_BATTERY_CHARGE,
-    CONF_LOW_BATTERY_RUNTIME,
-    DEFAULT_LOW_BATTERY_CHARGE_PCT,
-    DEFAULT_LOW_BATTERY_RUNTIME_S,
-)
+from .bacnet_entity import async_add_bacnet_entities
 from .coordinator import ModbusDeviceCoordinator
 from .entity import MicrodcModbusEntity, name_from_key
 from .profile import DataType, Point, Profile
+from .ups_options import ups_limits
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -85,17 +81,13 @@ def _low_battery(profile: Profile, status_key: str) -> IsOnFn:
             return None
         if "low_battery" in flags:
             return True
-        options = coordinator.config_entry.options
+        runtime_limit, charge_limit = ups_limits(coordinator.config_entry.options)
         if runtime is not None and (seconds := coordinator.value(runtime.key)) is not None:
-            limit = options.get(CONF_LOW_BATTERY_RUNTIME, DEFAULT_LOW_BATTERY_RUNTIME_S)
             factor = _SECONDS_PER.get(runtime.unit or "s", 1.0)
-            if isinstance(seconds, int | float) and seconds * factor < limit:
+            if isinstance(seconds, int | float) and seconds * factor < runtime_limit:
                 return True
-        if charge is not None and (percent := coordinator.value(charge.key)) is not None:
-            limit = options.get(CONF_LOW_BATTERY_CHARGE, DEFAULT_LOW_BATTERY_CHARGE_PCT)
-            if isinstance(percent, int | float) and percent < limit:
-                return True
-        return False
+        percent = None if charge is None else coordinator.value(charge.key)
+        return isinstance(percent, int | float) and percent < charge_limit
 
     return is_on
 
@@ -171,6 +163,8 @@ async def async_setup_entry(
             ),
             config_subentry_id=subentry_id,
         )
+    bacnet_devices = entry.runtime_data.bacnet.devices.values()
+    async_add_bacnet_entities("binary_sensor", bacnet_devices, async_add_entities)
 
 
 class MicrodcBinarySensor(MicrodcModbusEntity, BinarySensorEntity):
