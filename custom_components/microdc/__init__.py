@@ -15,16 +15,28 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 
+from .bacnet_coordinator import (
+    BacnetSite,
+    async_release_bacnet_devices,
+    async_setup_bacnet_devices,
+)
 from .const import CONF_SITE_NAME, DOMAIN
 from .coordinator import (
     ModbusDeviceCoordinator,
     async_release_modbus_devices,
     async_setup_modbus_devices,
 )
+from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.SWITCH,
+]
 
 
 @dataclass(slots=True)
@@ -34,13 +46,16 @@ class SiteRuntimeData:
     site_name: str
     # Modbus devices by subentry id.
     modbus_devices: dict[str, ModbusDeviceCoordinator] = field(default_factory=dict)
+    # BACnet devices by subentry id, and the site's reference to the shared socket.
+    bacnet: BacnetSite = field(default_factory=BacnetSite)
 
 
 type MicrodcConfigEntry = ConfigEntry[SiteRuntimeData]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up microdc; sites come from config entries only."""
+    """Set up microdc's actions; sites come from config entries only."""
+    async_setup_services(hass)
     return True
 
 
@@ -57,7 +72,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> b
         entry_type=dr.DeviceEntryType.SERVICE,
     )
     entry.runtime_data = SiteRuntimeData(
-        site_name=site_name, modbus_devices=await async_setup_modbus_devices(hass, entry)
+        site_name=site_name,
+        modbus_devices=await async_setup_modbus_devices(hass, entry),
+        bacnet=await async_setup_bacnet_devices(hass, entry),
     )
     _reload_when_subentries_change(hass, entry)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
@@ -92,4 +109,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> 
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await async_release_modbus_devices(hass, entry.runtime_data.modbus_devices)
+        # Relinquish microdc's BACnet commands first: the building's control takes over.
+        await async_release_bacnet_devices(entry.runtime_data.bacnet)
     return unloaded

@@ -15,7 +15,8 @@ from homeassistant.helpers.selector import TextSelector
 from homeassistant.util import slugify
 import probatio
 
-from .const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
+from .bacnet_flow import BacnetDeviceSubentryFlow
+from .const import CONF_SITE_NAME, DOMAIN, SUBENTRY_BACNET_DEVICE, SUBENTRY_MODBUS_DEVICE
 from .heat_destination_flow import SUBENTRY_HEAT_DESTINATION, HeatDestinationSubentryFlow
 from .heat_options import SiteOptionsFlow
 from .modbus_flow import ModbusDeviceSubentryFlow
@@ -56,6 +57,7 @@ class MicrodcConfigFlow(ConfigFlow, domain=DOMAIN):
         """A site's devices and heat destinations are its subentries."""
         return {
             SUBENTRY_MODBUS_DEVICE: ModbusDeviceSubentryFlow,
+            SUBENTRY_BACNET_DEVICE: BacnetDeviceSubentryFlow,
             SUBENTRY_HEAT_DESTINATION: HeatDestinationSubentryFlow,
         }
 

@@ -24,6 +24,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
+from .bacnet_options import CONF_BACNET, bacnet_schema, check_bacnet, current_bacnet
 from .heat import DisplacedHeating, Fluid, HeatDomainError, HeatingKind
 
 CONF_HEAT: str = "heat"
@@ -139,13 +140,19 @@ class SiteOptionsFlow(OptionsFlowWithReload):
         errors: dict[str, str] = {}
         if user_input is not None:
             errors = check_heat(user_input[CONF_HEAT])
+            errors |= check_bacnet(user_input.get(CONF_BACNET) or {})
             if not errors:
                 return self.async_create_entry(data={**self.config_entry.options, **user_input})
         current = user_input or {
-            CONF_HEAT: {**DEFAULTS, **dict(self.config_entry.options.get(CONF_HEAT) or {})}
+            CONF_HEAT: {**DEFAULTS, **dict(self.config_entry.options.get(CONF_HEAT) or {})},
+            CONF_BACNET: current_bacnet(self.config_entry.options),
         }
         schema = probatio.Schema(
-            {probatio.Required(CONF_HEAT): section(heat_schema(self.hass), {"collapsed": False})}
+            {
+                probatio.Required(CONF_HEAT): section(heat_schema(self.hass), {"collapsed": False}),
+                # The shared BACnet/IP socket and write priority (bacnet_options.py).
+                probatio.Required(CONF_BACNET): section(bacnet_schema(), {"collapsed": True}),
+            }
         )
         return self.async_show_form(
             step_id="init",

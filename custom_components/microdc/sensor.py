@@ -22,6 +22,7 @@ from homeassistant.helpers.restore_state import ExtraStoredData
 from homeassistant.helpers.typing import StateType
 
 from . import MicrodcConfigEntry
+from .bacnet_entity import async_add_bacnet_entities
 from .coordinator import ModbusDeviceCoordinator
 from .entity import MicrodcModbusEntity, name_from_key
 from .heat.counter import CounterEvent, CounterSpec, EnergyCounter
@@ -173,6 +174,8 @@ async def async_setup_entry(
             else:
                 entities.append(MicrodcSensor(coordinator, description))
         async_add_entities(entities, config_subentry_id=subentry_id)
+    bacnet_devices = entry.runtime_data.bacnet.devices.values()
+    async_add_bacnet_entities("sensor", bacnet_devices, async_add_entities)
 
 
 class MicrodcSensor(MicrodcModbusEntity, SensorEntity):

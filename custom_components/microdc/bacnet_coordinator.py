@@ -1,0 +1,328 @@
+"""One coordinator per BACnet/IP device: RPM polls, COV pushes, commands at microdc's priority.
+
+The poll reads every chosen object's present value and status flags with as few
+ReadPropertyMultiple requests as the device allows (the transport falls back to ReadProperty).
+Objects whose device accepts SubscribeCOV push their changes into the coordinator at once; the
+poll stays as the fallback and is what notices a device gone silent. The transport renews each
+subscription before its lifetime ends and again when the device comes back (I-Am, or an answer
+after a timeout); objects that failed to subscribe while the device was away are subscribed
+after the next good poll.
+
+Every command microdc writes is remembered, so unloading the site relinquishes them all (the
+building's own control takes over again) before the client closes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
+
+from .bacnet_config import BacnetDeviceConfig, object_key
+from .bacnet_options import BacnetSiteSettings
+from .const import DOMAIN, SUBENTRY_BACNET_DEVICE
+from .protocols.bacnet import (
+    BacnetAbortError,
+    BacnetDeviceClient,
+    BacnetError,
+    BacnetNetwork,
+    BacnetRejectError,
+    BacnetTimeoutError,
+    BacnetUnknownObjectError,
+    BacnetValueOutOfRangeError,
+    BacnetWriteAccessDeniedError,
+    CovSubscription,
+    ObjectId,
+    PointReading,
+)
+
+if TYPE_CHECKING:
+    from . import MicrodcConfigEntry
+
+_LOGGER = logging.getLogger(__name__)
+
+type Readings = dict[ObjectId, PointReading]
+
+# Most specific first: the translation key of each transport error.
+_ERROR_KEYS: tuple[tuple[type[BacnetError], str], ...] = (
+    (BacnetTimeoutError, "bacnet_timeout"),
+    (BacnetRejectError, "bacnet_reject"),
+    (BacnetAbortError, "bacnet_abort"),
+    (BacnetWriteAccessDeniedError, "bacnet_write_access_denied"),
+    (BacnetValueOutOfRangeError, "bacnet_value_out_of_range"),
+    (BacnetUnknownObjectError, "bacnet_unknown_object"),
+    (BacnetError, "bacnet_error"),
+)
+
+
+def error_key(err: BacnetError) -> str:
+    """The translation key for a transport error."""
+    return next(key for kind, key in _ERROR_KEYS if isinstance(err, kind))
+
+
+def translated_error(err: BacnetError, device: str, object_name: str) -> HomeAssistantError:
+    """A transport error as the translated error an action shows."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=error_key(err),
+        translation_placeholders={"device": device, "object": object_name, "error": str(err)},
+    )
+
+
+class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
+    """Reads one BACnet device; entities read its latest PointReading per object."""
+
+    config_entry: MicrodcConfigEntry
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: MicrodcConfigEntry,
+        subentry: ConfigSubentry,
+        client: BacnetDeviceClient,
+        config: BacnetDeviceConfig,
+        *,
+        write_priority: int,
+    ) -> None:
+        """Poll at the device's scan interval; COV feeds changes in between."""
+        super().__init__(
+            hass,
+            _LOGGER,
+            config_entry=entry,
+            name=subentry.title,
+            update_interval=timedelta(seconds=config.scan_interval_s),
+        )
+        self.subentry = subentry
+        self.client = client
+        self.config = config
+        self.write_priority = write_priority
+        self.held: set[ObjectId] = set()  # objects microdc has commanded and not relinquished
+        self.subscriptions: dict[ObjectId, CovSubscription] = {}
+        self.cov_refused: dict[ObjectId, str] = {}  # the device's answer to SubscribeCOV
+        self._subscribing = False
+
+    @property
+    def device_info(self) -> DeviceInfo:
+        """The Home Assistant device of this BACnet device, under the site."""
+        device = DeviceInfo(
+            identifiers={(DOMAIN, self.subentry.subentry_id)},
+            name=self.subentry.title,
+            manufacturer="BACnet",
+            model=f"BACnet/IP device {self.config.device_instance}",
+        )
+        # The site's own device is registered before any device of the site is set up.
+        entry_id = self.config_entry.entry_id
+        site = dr.async_get(self.hass).async_get_device_by_identifier((DOMAIN, entry_id), entry_id)
+        if site is not None:
+            device["via_device_id"] = site.id
+        return device
+
+    def reading(self, object_id: ObjectId) -> PointReading | None:
+        """The latest reading of an object (None: none yet)."""
+        data: Readings | None = self.data
+        return None if data is None else data.get(object_id)
+
+    async def _async_update_data(self) -> Readings:
+        try:
+            readings = await self.client.read_present_values(self.config.object_ids)
+        except BacnetError as err:
+            raise UpdateFailed(
+                translation_domain=DOMAIN,
+                translation_key="bacnet_poll_failed",
+                translation_placeholders={"device": self.subentry.title, "error": str(err)},
+            ) from err
+        if self.config.cov and not self._subscribing and self._unsubscribed():
+            self.config_entry.async_create_background_task(
+                self.hass, self._async_subscribe_missing(), f"{self.name} COV subscriptions"
+            )
+        return readings
+
+    def _unsubscribed(self) -> list[ObjectId]:
+        return [
+            oid
+            for oid in self.config.object_ids
+            if oid not in self.subscriptions and oid not in self.cov_refused
+        ]
+
+    async def _async_subscribe_missing(self) -> None:
+        self._subscribing = True
+        try:
+            for object_id in self._unsubscribed():
+                try:
+                    self.subscriptions[object_id] = await self.client.subscribe_cov(
+                        object_id, self._on_cov, lifetime_s=self.config.cov_lifetime_s
+                    )
+                except BacnetTimeoutError:
+                    return  # away again: the next good poll tries the rest
+                except BacnetError as err:
+                    # The device does not do COV for this object: the poll serves it.
+                    self.cov_refused[object_id] = str(err)
+        finally:
+            self._subscribing = False
+
+    @callback
+    def _on_cov(self, reading: PointReading) -> None:
+        """A notification: the entity shows it now, the poll schedule stays as it is."""
+        self.data = {**(self.data or {}), reading.object_id: reading}
+        if self.last_update_success:
+            self.async_update_listeners()
+        else:
+            # The device is talking again: let a poll confirm it (and log the recovery).
+            self.hass.async_create_task(self.async_request_refresh())
+
+    async def _async_reread(self, object_id: ObjectId) -> None:
+        """Show the effect of a command without waiting for the poll or a notification."""
+        try:
+            readings = await self.client.read_present_values([object_id])
+        except BacnetError as err:
+            _LOGGER.debug("%s: reading %s after a write failed: %s", self.name, object_id, err)
+            return
+        self.data = {**(self.data or {}), **readings}
+        self.async_update_listeners()
+
+    def _object_name(self, object_id: ObjectId) -> str:
+        obj = self.config.object(object_id)
+        return obj.name if obj is not None else str(object_id)
+
+    async def async_write(self, object_id: ObjectId, value: float | bool | int) -> None:
+        """Command an object at microdc's priority; a refusal is a translated error."""
+        try:
+            await self.client.write_present_value(object_id, value, self.write_priority)
+        except BacnetError as err:
+            raise translated_error(err, self.subentry.title, self._object_name(object_id)) from err
+        self.held.add(object_id)
+        await self._async_reread(object_id)
+
+    async def async_relinquish(self, object_id: ObjectId) -> None:
+        """Write null at microdc's priority: the next priority (or the default) takes over."""
+        try:
+            await self.client.relinquish(object_id, self.write_priority)
+        except BacnetError as err:
+            raise translated_error(err, self.subentry.title, self._object_name(object_id)) from err
+        self.held.discard(object_id)
+        await self._async_reread(object_id)
+
+    async def async_release(self) -> None:
+        """On unload: relinquish every command held, stop polling, close the client."""
+        await self.async_shutdown()
+        for object_id in sorted(self.held):
+            try:
+                await self.client.relinquish(object_id, self.write_priority)
+            except BacnetError as err:
+                _LOGGER.warning(
+                    "%s: could not relinquish %s at priority %d: %s",
+                    self.name,
+                    self._object_name(object_id),
+                    self.write_priority,
+                    err,
+                )
+            else:
+                self.held.discard(object_id)
+        await self.client.close()
+        self.subscriptions.clear()
+
+    def diagnostics(self) -> dict[str, Any]:
+        """The device's objects and COV state (the caller redacts the address)."""
+        info = self.client.info
+        return {
+            "title": self.subentry.title,
+            "address": self.config.address,
+            "device_instance": self.config.device_instance,
+            "available": self.client.available,
+            "rpm_supported": self.client.rpm_supported,
+            "max_apdu": None if info is None else info.max_apdu,
+            "segmentation": None if info is None else info.segmentation,
+            "write_priority": self.write_priority,
+            "held_commands": sorted(str(oid) for oid in self.held),
+            "last_update_success": self.last_update_success,
+            "objects": [
+                {
+                    "object": str(obj.object_id),
+                    "key": object_key(obj.object_id),
+                    "name": obj.name,
+                    "units": obj.units,
+                    "commandable": obj.commandable,
+                    "role": obj.role,
+                    "present_value": None
+                    if (reading := self.reading(obj.object_id)) is None
+                    else reading.present_value,
+                    "cov": _cov_state(
+                        self.subscriptions.get(obj.object_id), self.cov_refused.get(obj.object_id)
+                    ),
+                }
+                for obj in self.config.objects
+            ],
+        }
+
+
+def _cov_state(subscription: CovSubscription | None, refused: str | None) -> dict[str, Any]:
+    if subscription is None:
+        return {"subscribed": False, "refused": refused}
+    return {
+        "subscribed": True,
+        "active": subscription.active,
+        "lifetime_s": subscription.lifetime_s,
+        "notifications": subscription.notifications,
+        "last_error": None if subscription.last_error is None else str(subscription.last_error),
+    }
+
+
+class BacnetSite:
+    """A site's BACnet devices and its reference to the shared network."""
+
+    def __init__(self, network: BacnetNetwork | None = None) -> None:
+        self.network = network
+        self.devices: dict[str, BacnetDeviceCoordinator] = {}
+
+
+async def async_setup_bacnet_devices(hass: HomeAssistant, entry: MicrodcConfigEntry) -> BacnetSite:
+    """Acquire the shared network and build a coordinator per BACnet device subentry.
+
+    A device that cannot be read now starts unavailable and keeps being polled. Settings
+    that cannot open the socket leave the site's BACnet devices out (logged), not the site.
+    """
+    subentries = [
+        subentry
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_BACNET_DEVICE
+    ]
+    if not subentries:
+        return BacnetSite()
+    try:
+        settings = BacnetSiteSettings.from_options(entry.options)
+        network = await BacnetNetwork.acquire(settings.network)
+    except BacnetError as err:
+        # A settings problem the message explains; a traceback would add nothing.
+        _LOGGER.error("%s: BACnet devices not set up: %s", entry.title, err)  # noqa: TRY400
+        return BacnetSite()
+    site = BacnetSite(network)
+    for subentry in subentries:
+        config = BacnetDeviceConfig.from_data(subentry.data)
+        try:
+            client = network.device(config.address, config.device_instance)
+        except BacnetError as err:
+            _LOGGER.error("%s: not set up: %s", subentry.title, err)  # noqa: TRY400
+            continue
+        site.devices[subentry.subentry_id] = BacnetDeviceCoordinator(
+            hass, entry, subentry, client, config, write_priority=settings.write_priority
+        )
+    for coordinator in site.devices.values():
+        await coordinator.async_refresh()
+    return site
+
+
+async def async_release_bacnet_devices(site: BacnetSite) -> None:
+    """Relinquish every held command, close each client, then give the network back."""
+    for coordinator in site.devices.values():
+        await coordinator.async_release()
+    site.devices.clear()
+    if site.network is not None:
+        network, site.network = site.network, None
+        await network.release()
