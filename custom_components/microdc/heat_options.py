@@ -26,6 +26,7 @@ import probatio
 
 from .bacnet_options import CONF_BACNET, bacnet_schema, check_bacnet, current_bacnet
 from .heat import DisplacedHeating, Fluid, HeatDomainError, HeatingKind
+from .ups_options import CONF_UPS, current_ups, ups_schema
 
 CONF_HEAT: str = "heat"
 CONF_FLUID: str = "fluid"
@@ -146,12 +147,15 @@ class SiteOptionsFlow(OptionsFlowWithReload):
         current = user_input or {
             CONF_HEAT: {**DEFAULTS, **dict(self.config_entry.options.get(CONF_HEAT) or {})},
             CONF_BACNET: current_bacnet(self.config_entry.options),
+            CONF_UPS: current_ups(self.config_entry.options),
         }
         schema = probatio.Schema(
             {
                 probatio.Required(CONF_HEAT): section(heat_schema(self.hass), {"collapsed": False}),
                 # The shared BACnet/IP socket and write priority (bacnet_options.py).
                 probatio.Required(CONF_BACNET): section(bacnet_schema(), {"collapsed": True}),
+                # When a UPS counts as low on battery whatever its flag says (ups_options.py).
+                probatio.Required(CONF_UPS): section(ups_schema(), {"collapsed": True}),
             }
         )
         return self.async_show_form(
