@@ -1,12 +1,14 @@
 """Setting up and unloading a site."""
 
 from types import MappingProxyType
+from unittest.mock import patch
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components import microdc
 from custom_components.microdc import SiteRuntimeData
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN
 
@@ -48,9 +50,13 @@ async def test_site_reloads_when_a_subentry_is_added_or_removed(hass: HomeAssist
     subentry = ConfigSubentry(
         data=MappingProxyType({}), subentry_type="probe", title="Probe", unique_id=None
     )
-    hass.config_entries.async_add_subentry(entry, subentry)
-    await hass.async_block_till_done()
+    with patch(
+        "custom_components.microdc.async_setup_entry", wraps=microdc.async_setup_entry
+    ) as setups:
+        hass.config_entries.async_add_subentry(entry, subentry)
+        await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
+    assert setups.call_count == 1  # one reload, not one per signal
     second_runtime = entry.runtime_data
     assert second_runtime is not first_runtime
 

@@ -8,6 +8,7 @@ from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,
     ConfigEntryChange,
+    ConfigEntryState,
 )
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
@@ -92,9 +93,12 @@ def _reload_when_subentries_change(hass: HomeAssistant, entry: MicrodcConfigEntr
 
     @callback
     def _on_entry_changed(change: ConfigEntryChange, changed: ConfigEntry) -> None:
+        # Only while loaded: the unload that the reload starts signals UPDATED too, and
+        # reacting to it would reload the site a second time.
         if (
             change is ConfigEntryChange.UPDATED
             and changed.entry_id == entry.entry_id
+            and changed.state is ConfigEntryState.LOADED
             and frozenset(changed.subentries) != loaded
         ):
             hass.config_entries.async_schedule_reload(entry.entry_id)
