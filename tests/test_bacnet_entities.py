@@ -20,6 +20,7 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 
+from custom_components.microdc.bacnet_config import BacnetObjectConfig
 from custom_components.microdc.bacnet_coordinator import error_key, translated_error
 from custom_components.microdc.const import DOMAIN, SERVICE_RELINQUISH
 from custom_components.microdc.protocols import bacnet as transport
@@ -30,6 +31,13 @@ from custom_components.microdc.protocols.bacnet import (
     BacnetRejectError,
     BacnetTimeoutError,
     ObjectId,
+    PointReading,
+    StatusFlags,
+)
+from custom_components.microdc.site_points import (
+    async_site_points,
+    meter_devices,
+    valve_candidates,
 )
 from tests.bacnet_site import (
     DEADLINE_S,
@@ -409,3 +417,90 @@ def test_error_keys_have_translations(error: BacnetError, key: str) -> None:
     assert message.format(**placeholders)
     translated = translated_error(error, "hvac-controller", "VLV-STOCKROOM")
     assert translated.translation_placeholders == placeholders
+
+
+async def test_site_points_name_bacnet_objects(
+    hass: HomeAssistant, simulator: SimulatorProcess
+) -> None:
+    """Heat destinations and heat accounting find BACnet objects by role, like Modbus points."""
+    roles = {"analog-input,3": "loop_flow", "analog-output,2": "valve_position"}
+    entry = await setup_site(
+        hass, device_subentry(simulator, objects=demo_objects(roles), scan_interval_s=SCAN_S)
+    )
+    coordinator = coordinator_of(entry)
+    points = {p.key: p for p in await async_site_points(hass, entry)}
+    assert points["analog-input_3"].role == "loop_flow"
+    assert points["analog-input_3"].unit == "m³/h"
+    valves = {p.key for p in valve_candidates(list(points.values()))}
+    # The valve with its role, and every other 0-100 % object without one.
+    assert valves == {f"analog-output_{n}" for n in range(1, 6)}
+    assert meter_devices(list(points.values())) == {coordinator.subentry.subentry_id: DEVICE_NAME}
+    sim = await simulator.async_state()
+    assert coordinator.value("analog-input_3") == pytest.approx(
+        sim_object(sim, "analog-input,3")["present_value"]
+    )
+    assert coordinator.value("analog-output_5") == 100.0
+    assert coordinator.value("no-such_1") is None
+    await _unload(hass, entry)
+
+
+async def test_status_flags_and_multi_state(
+    hass: HomeAssistant, simulator: SimulatorProcess
+) -> None:
+    """fault: unavailable; out of service: value kept, flagged. Multi-state: state texts.
+
+    The simulator's controller has no multi-state objects and cannot set status flags, so
+    these readings are handed to the coordinator as a COV notification would hand them.
+    """
+    mode = BacnetObjectConfig(
+        ObjectId("multi-state-value", 1),
+        "PLANT-MODE",
+        commandable=True,
+        state_texts=("off", "heat recovery", "reject"),
+    )
+    season = BacnetObjectConfig(
+        ObjectId("multi-state-input", 2), "SEASON", state_texts=("winter", "summer")
+    )
+    entry = await setup_site(
+        hass,
+        device_subentry(
+            simulator, objects=[*demo_objects(), mode, season], scan_interval_s=SCAN_S, cov=False
+        ),
+    )
+    coordinator = coordinator_of(entry)
+    mode_id = entity_id_of(hass, entry, "select", "multi-state-value,1")
+    season_id = entity_id_of(hass, entry, "sensor", "multi-state-input,2")
+    supply_id = entity_id_of(hass, entry, "sensor", "analog-input,1")
+    # The device has no such objects: the poll reads an error for them, the rest is fine.
+    assert state_of(hass, mode_id).state == STATE_UNAVAILABLE
+    assert state_of(hass, supply_id).state != STATE_UNAVAILABLE
+
+    coordinator._on_cov(PointReading(mode.object_id, 2, StatusFlags()))
+    coordinator._on_cov(PointReading(season.object_id, 1, StatusFlags()))
+    select = state_of(hass, mode_id)
+    assert select.state == "heat recovery"
+    assert select.attributes["options"] == ["off", "heat recovery", "reject"]
+    sensor = state_of(hass, season_id)
+    assert (sensor.state, sensor.attributes["device_class"]) == ("winter", "enum")
+    assert sensor.attributes["options"] == ["winter", "summer"]
+
+    coordinator._on_cov(PointReading(ObjectId("analog-input", 1), 30.5, StatusFlags(fault=True)))
+    assert state_of(hass, supply_id).state == STATE_UNAVAILABLE
+    assert coordinator.value("analog-input_1") is None
+    coordinator._on_cov(
+        PointReading(ObjectId("analog-input", 1), 31.0, StatusFlags(out_of_service=True))
+    )
+    supply = state_of(hass, supply_id)
+    assert (supply.state, supply.attributes["out_of_service"]) == ("31.0", True)
+
+    # Choosing a state writes it; this device has no such object: a translated error.
+    with pytest.raises(HomeAssistantError) as info:
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {ATTR_ENTITY_ID: mode_id, "option": "reject"},
+            blocking=True,
+        )
+    assert info.value.translation_key == "bacnet_unknown_object"
+    assert info.value.translation_placeholders["object"] == "PLANT-MODE"
+    await _unload(hass, entry)

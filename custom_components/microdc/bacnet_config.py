@@ -147,6 +147,9 @@ class BacnetDeviceConfig:
     def object(self, object_id: ObjectId) -> BacnetObjectConfig | None:
         return next((obj for obj in self.objects if obj.object_id == object_id), None)
 
+    def object_by_key(self, key: str) -> BacnetObjectConfig | None:
+        return next((obj for obj in self.objects if obj.key == key), None)
+
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> BacnetDeviceConfig:
         polling: Mapping[str, Any] = data.get(CONF_POLLING) or {}

@@ -41,6 +41,7 @@ from .protocols.bacnet import (
     CovSubscription,
     ObjectId,
     PointReading,
+    PresentValue,
 )
 
 if TYPE_CHECKING:
@@ -128,6 +129,20 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
         """The latest reading of an object (None: none yet)."""
         data: Readings | None = self.data
         return None if data is None else data.get(object_id)
+
+    def value(self, key: str) -> PresentValue:
+        """A point's present value by its key (site_points), as Modbus coordinators offer.
+
+        None while there is no trustworthy reading: not read, read with an error, or the
+        device flags the object in fault.
+        """
+        obj = self.config.object_by_key(key)
+        reading = None if obj is None else self.reading(obj.object_id)
+        if reading is None or reading.error is not None:
+            return None
+        if reading.status_flags is not None and reading.status_flags.fault:
+            return None
+        return reading.present_value
 
     async def _async_update_data(self) -> Readings:
         try:

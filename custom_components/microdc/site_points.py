@@ -8,14 +8,18 @@ come from their profiles; another protocol's device subentries add theirs in
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_PROFILE, SUBENTRY_MODBUS_DEVICE
+from .bacnet_config import BacnetDeviceConfig
+from .const import CONF_PROFILE, SUBENTRY_BACNET_DEVICE, SUBENTRY_MODBUS_DEVICE
 from .profile import Profile
 from .profile_store import async_load_profiles
+from .protocols.bacnet_units import unit_mapping
 
 # Roles that make a device a heat meter that can measure a branch of the loop.
 METER_ROLES = frozenset({"heat_meter_energy", "heat_meter_power", "loop_flow"})
@@ -63,6 +67,14 @@ def profile_points(device_id: str, title: str, profile: Profile) -> list[SitePoi
     ]
 
 
+def bacnet_points(device_id: str, title: str, data: Mapping[str, Any]) -> list[SitePoint]:
+    """The chosen objects of a BACnet device; a point's key is its object's (type_instance)."""
+    return [
+        SitePoint(device_id, title, obj.key, obj.role, unit_mapping(obj.units).unit)
+        for obj in BacnetDeviceConfig.from_data(data).objects
+    ]
+
+
 async def async_site_points(hass: HomeAssistant, entry: ConfigEntry[object]) -> list[SitePoint]:
     """Every point of every device of the site (devices whose profile is missing: none)."""
     profiles = (await async_load_profiles(hass)).profiles
@@ -72,6 +84,8 @@ async def async_site_points(hass: HomeAssistant, entry: ConfigEntry[object]) -> 
             profile = profiles.get(str(subentry.data.get(CONF_PROFILE)))
             if profile is not None:
                 points.extend(profile_points(subentry.subentry_id, subentry.title, profile))
+        elif subentry.subentry_type == SUBENTRY_BACNET_DEVICE:
+            points.extend(bacnet_points(subentry.subentry_id, subentry.title, subentry.data))
     return points
 
 
