@@ -23,6 +23,7 @@ import pytest
 from custom_components.microdc.bacnet_config import BacnetObjectConfig
 from custom_components.microdc.bacnet_coordinator import error_key, translated_error
 from custom_components.microdc.const import DOMAIN, SERVICE_RELINQUISH
+from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
 from custom_components.microdc.protocols import bacnet as transport
 from custom_components.microdc.protocols.bacnet import (
     BacnetAbortError,
@@ -503,4 +504,32 @@ async def test_status_flags_and_multi_state(
         )
     assert info.value.translation_key == "bacnet_unknown_object"
     assert info.value.translation_placeholders["object"] == "PLANT-MODE"
+    await _unload(hass, entry)
+
+
+async def test_diagnostics_list_objects_and_cov_without_addresses(
+    hass: HomeAssistant, simulator: SimulatorProcess
+) -> None:
+    entry = await setup_site(hass, device_subentry(simulator, scan_interval_s=SCAN_S))
+    coordinator = coordinator_of(entry)
+    await wait_for(
+        lambda: len(coordinator.subscriptions) == len(coordinator.config.objects),
+        "every object subscribed",
+    )
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    text = json.dumps(diagnostics)
+    assert f"{simulator.host}:{simulator.bacnet_port}" not in text
+    assert "127.0.0.1/8" not in text  # the site's own BACnet address
+    device = diagnostics["bacnet_devices"][coordinator.subentry.subentry_id]
+    assert device["address"] == "**REDACTED**"
+    assert device["rpm_supported"] is True
+    assert device["write_priority"] == WRITE_PRIORITY
+    objects = {o["object"]: o for o in device["objects"]}
+    assert len(objects) == 14
+    assert objects["analog-output,1"]["name"] == "VLV-STOCKROOM"
+    assert objects["analog-output,1"]["commandable"] is True
+    cov = objects["analog-input,1"]["cov"]
+    assert cov["subscribed"] is True
+    assert cov["active"] is True
+    assert cov["notifications"] >= 1  # the device's first notification on subscribing
     await _unload(hass, entry)

@@ -15,7 +15,15 @@ from homeassistant.core import HomeAssistant
 from . import MicrodcConfigEntry
 from .coordinator import ModbusDeviceCoordinator
 
-TO_REDACT = {CONF_HOST, "unique_id", "endpoint"}
+# BACnet: the devices' addresses and the site's own (bacnet_options.py) are network locations.
+TO_REDACT = {
+    CONF_HOST,
+    "unique_id",
+    "endpoint",
+    "address",
+    "local_address",
+    "bbmd_address",
+}
 
 
 def _value(value: Any) -> Any:
@@ -95,5 +103,10 @@ async def async_get_config_entry_diagnostics(
         "modbus_devices": {
             subentry_id: async_redact_data(_device(coordinator), TO_REDACT)
             for subentry_id, coordinator in entry.runtime_data.modbus_devices.items()
+        },
+        # Each BACnet device's object list and COV state (bacnet_coordinator.py).
+        "bacnet_devices": {
+            subentry_id: async_redact_data(coordinator.diagnostics(), TO_REDACT)
+            for subentry_id, coordinator in entry.runtime_data.bacnet.devices.items()
         },
     }
