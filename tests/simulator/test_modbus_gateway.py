@@ -49,6 +49,8 @@ PLAUSIBLE = {
     ("rack_pdu", "current"): (8, 30),
     ("rack_pdu", "energy"): (1e6, 4.3e9),
     ("rack_pdu", "firmware_version"): (1, 99),
+    # Each outlet carries a share of the rack's current; outlet 8 is free.
+    **{("rack_pdu", f"outlet_{n}_current"): (0, 8) for n in range(1, 9)},
     ("ups", "battery_charge"): (0, 100),
     ("ups", "runtime_remaining"): (0, 86400),
     ("ups", "load"): (20, 80),
@@ -179,7 +181,7 @@ def test_requests_are_counted_per_unit_and_function_code(
 def test_unmapped_addresses_writes_and_unknown_units_get_exceptions(
     client: ModbusTcpClient,
 ) -> None:
-    beyond = client.read_holding_registers(11, count=1, device_id=1)
+    beyond = client.read_holding_registers(28, count=1, device_id=1)  # past the last outlet
     assert isinstance(beyond, ExceptionResponse)
     assert beyond.exception_code == 2
     write = client.write_register(0, 5, device_id=1)
