@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
+import json
 from pathlib import Path
 import statistics
 import sys
@@ -85,10 +85,12 @@ async def run(polls: int) -> None:
         single, single_s = await _measure(sim, polls, per_object)
         print(f"demo controller: {len(objects)} objects, polled {polls} times each way")
         print(
-            f"microdc (RPM, present value + status flags): {microdc:g} requests, {microdc_s * 1000:.1f} ms"
+            "microdc (RPM, present value + status flags): "
+            f"{microdc:g} requests, {microdc_s * 1000:.1f} ms"
         )
         print(
-            f"per-object ReadProperty (present value only): {single:g} requests, {single_s * 1000:.1f} ms"
+            "per-object ReadProperty (present value only): "
+            f"{single:g} requests, {single_s * 1000:.1f} ms"
         )
 
         await client.close()
