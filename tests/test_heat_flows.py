@@ -71,19 +71,31 @@ async def test_options_heat_section(hass: HomeAssistant) -> None:
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    assert list(result["data_schema"].schema) == [CONF_HEAT]
-    assert result["description_placeholders"] == {"currency": hass.config.currency}
+    assert CONF_HEAT in result["data_schema"].schema
+    assert result["description_placeholders"]["currency"] == hass.config.currency
+    # Other sections of the site's options keep the values the form suggests.
+    others = {
+        str(key): {
+            str(field): field.description["suggested_value"]
+            for field in value.schema.schema
+            if field.description and "suggested_value" in field.description
+        }
+        for key, value in result["data_schema"].schema.items()
+        if str(key) != CONF_HEAT
+    }
 
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_HEAT: {**HEAT, CONF_EFFICIENCY: 0.9}}
+        result["flow_id"], {**others, CONF_HEAT: {**HEAT, CONF_EFFICIENCY: 0.9}}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_EFFICIENCY: "invalid_efficiency_heat_pump"}
 
-    result = await hass.config_entries.options.async_configure(result["flow_id"], {CONF_HEAT: HEAT})
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {**others, CONF_HEAT: HEAT}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    assert entry.options == {CONF_HEAT: HEAT}
+    assert entry.options[CONF_HEAT] == HEAT
     options = HeatOptions.from_entry(entry)
     assert options.fluid is Fluid.PROPYLENE_GLYCOL_30
     assert options.max_gap_s == 600

@@ -27,6 +27,7 @@ from .coordinator import ModbusDeviceCoordinator
 from .entity import MicrodcModbusEntity, name_from_key
 from .heat.counter import CounterEvent, CounterSpec, EnergyCounter
 from .heat.errors import HeatDomainError
+from .heat_sensor import async_setup_heat_sensors
 from .profile import DataType, Point, Profile
 
 _LOGGER = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ async def async_setup_entry(
         async_add_entities(entities, config_subentry_id=subentry_id)
     bacnet_devices = entry.runtime_data.bacnet.devices.values()
     async_add_bacnet_entities("sensor", bacnet_devices, async_add_entities)
+    await async_setup_heat_sensors(hass, entry, async_add_entities)
 
 
 class MicrodcSensor(MicrodcModbusEntity, SensorEntity):

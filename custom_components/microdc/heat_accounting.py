@@ -1,0 +1,489 @@
+"""Heat accounting for one site: Home Assistant glue around the heat domain's ledger.
+
+It finds its inputs by role across the site's device coordinators (the rack loop's flow and
+temperatures or heat meter, branch meters, the valves named by the heat destinations, the rack's
+IT power and energy), feeds the heat ledger and the IT energy channel each time the device that
+measures them has been polled, and keeps their state in one Store per site, restored on setup.
+No physics here: every figure comes from the heat package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+import logging
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+from homeassistant.util.hass_dict import HassKey
+
+from .const import DOMAIN
+from .coordinator import ModbusDeviceCoordinator
+from .heat import (
+    REJECT,
+    Circuit,
+    CircuitReading,
+    CounterSpec,
+    EnergyChannel,
+    FlowUnit,
+    HeatDomainError,
+    HeatLedger,
+    LedgerTotals,
+    PeriodStart,
+    energy_reuse_factor,
+    recovery_ratio,
+    shares_by_valves,
+    thermal_power,
+)
+from .heat_destination_flow import SUBENTRY_HEAT_DESTINATION, HeatDestinationConfig
+from .heat_options import HeatOptions
+from .profile import DataType, Point
+from .site_points import split_ref
+
+_LOGGER = logging.getLogger(__name__)
+
+STORE_VERSION = 1
+SAVE_DELAY_S = 5  # the recorder reads a fall of 10 % as a meter reset: save often
+MAIN_CIRCUIT = "main"
+
+HEAT_ACCOUNTING: HassKey[dict[str, SiteHeatAccounting]] = HassKey(f"{DOMAIN}_heat_accounting")
+
+_WH_PER_UNIT = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1_000_000.0}
+_W_PER_UNIT = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
+_COUNTER_BITS = {DataType.U16: 16, DataType.U32: 32, DataType.U64: 64}
+
+
+def utc_timestamp() -> float:
+    """Now, as the ledgers stamp their readings (UNIX time, s)."""
+    return dt_util.utcnow().timestamp()
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def counter_spec(point: Point) -> CounterSpec | None:
+    """The counter an energy point is, or None if its unit is not an energy unit."""
+    if point.unit not in _WH_PER_UNIT:
+        return None
+    bits = _COUNTER_BITS.get(point.data_type)  # floats do not wrap
+    return CounterSpec(wh_per_count=point.scale * _WH_PER_UNIT[point.unit], bits=bits)
+
+
+def counter_raw(point: Point, value: Any) -> float | None:
+    """The register's count behind a decoded energy reading."""
+    number = _number(value)
+    if number is None:
+        return None
+    return float(round((number - point.offset) / point.scale))
+
+
+def power_w(point: Point | None, value: Any) -> float | None:
+    """A power reading in W (None for a missing reading or an unknown unit)."""
+    number = _number(value)
+    if point is None or number is None or point.unit not in _W_PER_UNIT:
+        return None
+    return number * _W_PER_UNIT[point.unit]
+
+
+@dataclass(frozen=True, slots=True)
+class LoopMeter:
+    """The points of one device that measure a circuit of the loop."""
+
+    coordinator: ModbusDeviceCoordinator
+    flow: Point | None
+    supply: Point | None
+    ret: Point | None
+    power: Point | None
+    energy: Point | None
+
+    @classmethod
+    def find(cls, coordinator: ModbusDeviceCoordinator) -> LoopMeter | None:
+        """The device's loop points, or None if it cannot measure heat."""
+        roles = {p.role: p for p in coordinator.profile.points.values() if p.role}
+        meter = cls(
+            coordinator,
+            roles.get("loop_flow"),
+            roles.get("loop_supply_temperature"),
+            roles.get("loop_return_temperature"),
+            roles.get("heat_meter_power"),
+            roles.get("heat_meter_energy"),
+        )
+        if meter.energy is not None and counter_spec(meter.energy) is None:
+            meter = cls(coordinator, meter.flow, meter.supply, meter.ret, meter.power, None)
+        if meter.flow is not None and meter.flow.unit not in {u.value for u in FlowUnit}:
+            _LOGGER.warning(
+                "%s: flow unit %s is not one microdc knows", meter.flow.key, meter.flow.unit
+            )
+            meter = cls(coordinator, None, meter.supply, meter.ret, meter.power, meter.energy)
+        computable = None not in (meter.flow, meter.supply, meter.ret)
+        return meter if computable or meter.power or meter.energy else None
+
+    @property
+    def counter(self) -> CounterSpec | None:
+        return None if self.energy is None else counter_spec(self.energy)
+
+    def reading(self, options: HeatOptions) -> tuple[float | None, float | None]:
+        """(thermal power in W, raw energy counter) now; None where unknown."""
+        coordinator = self.coordinator
+        if not coordinator.last_update_success:
+            return None, None
+        power = None
+        if self.flow is not None and self.supply is not None and self.ret is not None:
+            flow = _number(coordinator.value(self.flow.key))
+            supply = _number(coordinator.value(self.supply.key))
+            ret = _number(coordinator.value(self.ret.key))
+            if flow is not None and supply is not None and ret is not None:
+                power = thermal_power(
+                    flow, FlowUnit(str(self.flow.unit)), supply, ret, fluid=options.fluid
+                )
+        if power is None and self.power is not None:
+            power = power_w(self.power, coordinator.value(self.power.key))
+        counter = None
+        if self.energy is not None:
+            counter = counter_raw(self.energy, coordinator.value(self.energy.key))
+        return power, counter
+
+
+@dataclass(frozen=True, slots=True)
+class ItMeter:
+    """The points of the device that measures the rack's electricity."""
+
+    coordinator: ModbusDeviceCoordinator
+    power: Point | None
+    energy: Point | None
+
+    @classmethod
+    def find(cls, coordinator: ModbusDeviceCoordinator) -> ItMeter | None:
+        roles = {p.role: p for p in coordinator.profile.points.values() if p.role}
+        energy = roles.get("it_energy")
+        if energy is not None and counter_spec(energy) is None:
+            energy = None
+        power = roles.get("it_power")
+        return cls(coordinator, power, energy) if power or energy else None
+
+    @property
+    def counter(self) -> CounterSpec | None:
+        return None if self.energy is None else counter_spec(self.energy)
+
+    def reading(self) -> tuple[float | None, float | None]:
+        """(IT power in W, raw energy counter) now; None where unknown."""
+        if not self.coordinator.last_update_success:
+            return None, None
+        value = self.coordinator.value
+        power = None if self.power is None else power_w(self.power, value(self.power.key))
+        counter = None if self.energy is None else counter_raw(self.energy, value(self.energy.key))
+        return power, counter
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A heat destination as the accounting sees it: its subentry, name and inputs."""
+
+    destination_id: str  # the subentry id: the ledger's key, stable across renames
+    name: str
+    config: HeatDestinationConfig
+
+
+class SiteHeatAccounting:
+    """The heat ledger and the IT energy of one site, fed by its device coordinators."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: ConfigEntry[Any],
+        coordinators: Mapping[str, ModbusDeviceCoordinator],
+    ) -> None:
+        """Find the inputs; nothing is read or restored until async_start()."""
+        self.hass = hass
+        self.entry = entry
+        self.options = HeatOptions.from_entry(entry)
+        self._coordinators = dict(coordinators)
+        self.destinations = [
+            Destination(s.subentry_id, s.title, HeatDestinationConfig.from_data(s.data))
+            for s in entry.subentries.values()
+            if s.subentry_type == SUBENTRY_HEAT_DESTINATION
+        ]
+        branch = {d.config.branch_meter: d for d in self.destinations if d.config.branch_meter}
+        self.branch_meters: dict[str, LoopMeter] = {}
+        for device_id, destination in branch.items():
+            found = device_id in self._coordinators and LoopMeter.find(
+                self._coordinators[device_id]
+            )
+            if found:
+                self.branch_meters[destination.destination_id] = found
+            else:
+                _LOGGER.warning(
+                    "%s: the branch meter of %s measures no heat; the destination shares "
+                    "the loop's heat by valve opening instead",
+                    entry.title,
+                    destination.name,
+                )
+        self.main_meter = next(
+            (
+                meter
+                for device_id, c in self._coordinators.items()
+                if device_id not in branch and (meter := LoopMeter.find(c)) is not None
+            ),
+            None,
+        )
+        self.it_meter = next(
+            (m for c in self._coordinators.values() if (m := ItMeter.find(c)) is not None), None
+        )
+        self.shared = tuple(
+            d.destination_id
+            for d in self.destinations
+            if d.destination_id not in self.branch_meters
+        )
+        self.circuits = [
+            Circuit(
+                MAIN_CIRCUIT,
+                (*self.shared, REJECT),
+                None if self.main_meter is None else self.main_meter.counter,
+            ),
+            *(
+                Circuit(destination_id, (destination_id,), meter.counter)
+                for destination_id, meter in self.branch_meters.items()
+            ),
+        ]
+        self.ledger = HeatLedger(self.circuits, self.options.max_gap_s)
+        self.it = self._new_it_channel()
+        self.today: PeriodStart | None = None
+        self.it_power_w: float | None = None
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORE_VERSION, f"{DOMAIN}.heat.{entry.entry_id}"
+        )
+        self._listeners: list[CALLBACK_TYPE] = []
+        self._unsubscribe: list[CALLBACK_TYPE] = []
+
+    def _new_it_channel(self) -> EnergyChannel:
+        counter = None if self.it_meter is None else self.it_meter.counter
+        return EnergyChannel(self.options.max_gap_s, counter)
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def async_start(self) -> None:
+        """Restore the saved state, take the current readings, follow the coordinators."""
+        saved = await self._store.async_load()
+        if saved is not None:
+            self._restore(saved)
+        watched: dict[ModbusDeviceCoordinator, list[Callable[[], None]]] = {}
+        if self.main_meter is not None:
+            watched.setdefault(self.main_meter.coordinator, []).append(self._record_main)
+        for destination_id, meter in self.branch_meters.items():
+            watched.setdefault(meter.coordinator, []).append(
+                partial(self._record_branch, destination_id, meter)
+            )
+        if self.it_meter is not None:
+            watched.setdefault(self.it_meter.coordinator, []).append(self._record_it)
+        for coordinator, handlers in watched.items():
+
+            @callback
+            def _updated(handlers: list[Callable[[], None]] = handlers) -> None:
+                for handler in handlers:
+                    handler()
+                self._changed()
+
+            self._unsubscribe.append(coordinator.async_add_listener(_updated))
+            if coordinator.last_update_success and coordinator.data is not None:
+                for handler in handlers:
+                    handler()
+        self._changed()
+
+    async def async_stop(self) -> None:
+        """Stop following the coordinators and save now."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        await self._store.async_save(self._as_dict())
+
+    def _restore(self, saved: Mapping[str, Any]) -> None:
+        max_gap = self.options.max_gap_s
+        try:
+            ledger = HeatLedger.from_dict(self.circuits, max_gap, saved["ledger"])
+            counter = None if self.it_meter is None else self.it_meter.counter
+            it = EnergyChannel.from_dict(max_gap, counter, saved["it"])
+        except (KeyError, TypeError, HeatDomainError) as err:
+            _LOGGER.error(  # noqa: TRY400 - the reason is in the message; no traceback helps
+                "%s: the saved heat accounting cannot be used (%s); counting starts again",
+                self.entry.title,
+                err,
+            )
+            return
+        self.ledger, self.it = ledger, it
+        today = saved.get("today")
+        if isinstance(today, dict):
+            try:
+                self.today = PeriodStart(
+                    str(today["period"]),
+                    float(today["reused_wh"]),
+                    float(today["data_centre_wh"]),
+                )
+            except KeyError, TypeError, ValueError:
+                self.today = None
+
+    def _as_dict(self) -> dict[str, Any]:
+        today = self.today
+        return {
+            "ledger": self.ledger.to_dict(),
+            "it": self.it.to_dict(),
+            "today": None
+            if today is None
+            else {
+                "period": today.period,
+                "reused_wh": today.reused_wh,
+                "data_centre_wh": today.data_centre_wh,
+            },
+        }
+
+    # --- readings ----------------------------------------------------------------------
+
+    def openings(self) -> dict[str, float] | None:
+        """Valve opening (%) per shared destination; None while any valve is unknown.
+
+        A destination opened by several valves (e.g. in its supply and return) is as open as
+        its most closed valve.
+        """
+        openings: dict[str, float] = {}
+        for destination in self.destinations:
+            if destination.destination_id not in self.shared:
+                continue
+            values = [self._point_value(ref) for ref in destination.config.valves]
+            known = [v for v in values if v is not None]
+            if not known or len(known) != len(values):
+                return None
+            openings[destination.destination_id] = min(max(min(known), 0.0), 100.0)
+        return openings
+
+    def _point_value(self, ref: str) -> float | None:
+        try:
+            device_id, key = split_ref(ref)
+        except ValueError:
+            return None
+        coordinator = self._coordinators.get(device_id)
+        if coordinator is None or not coordinator.last_update_success:
+            return None
+        return _number(coordinator.value(key))
+
+    def _now(self) -> float:
+        return utc_timestamp()
+
+    def _record(self, circuit_id: str, reading: CircuitReading) -> None:
+        try:
+            self.ledger.record(self._now(), {circuit_id: reading})
+        except HeatDomainError as err:
+            _LOGGER.warning("%s: heat reading skipped: %s", self.entry.title, err)
+
+    def _record_main(self) -> None:
+        assert self.main_meter is not None
+        openings = self.openings()
+        if openings is None:
+            _LOGGER.debug("%s: a valve is unknown; heat reading skipped", self.entry.title)
+            return
+        try:
+            power, counter = self.main_meter.reading(self.options)
+        except HeatDomainError as err:
+            _LOGGER.warning("%s: heat reading skipped: %s", self.entry.title, err)
+            return
+        self._record(MAIN_CIRCUIT, CircuitReading(power, counter, shares_by_valves(openings)))
+
+    def _record_branch(self, destination_id: str, meter: LoopMeter) -> None:
+        try:
+            power, counter = meter.reading(self.options)
+        except HeatDomainError as err:
+            _LOGGER.warning("%s: heat reading skipped: %s", self.entry.title, err)
+            return
+        self._record(destination_id, CircuitReading(power, counter))
+
+    def _record_it(self) -> None:
+        assert self.it_meter is not None
+        power, counter = self.it_meter.reading()
+        self.it_power_w = power
+        if power is None and counter is None:
+            return
+        try:
+            self.it.advance(self._now(), power, counter)
+        except HeatDomainError as err:
+            _LOGGER.warning("%s: IT energy reading skipped: %s", self.entry.title, err)
+
+    @callback
+    def _changed(self) -> None:
+        totals = self.ledger.totals()
+        period = dt_util.now().date().isoformat()
+        if self.today is None or self.today.period != period:
+            self.today = PeriodStart(period, totals.reused_wh, self.it.total_wh)
+        self._store.async_delay_save(self._as_dict, SAVE_DELAY_S)
+        for listener in list(self._listeners):
+            listener()
+
+    @callback
+    def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call listener after each update; returns the function that removes it."""
+        self._listeners.append(listener)
+
+        @callback
+        def _remove() -> None:
+            self._listeners.remove(listener)
+
+        return _remove
+
+    # --- figures -----------------------------------------------------------------------
+
+    @property
+    def totals(self) -> LedgerTotals:
+        return self.ledger.totals()
+
+    @property
+    def available(self) -> bool:
+        """True while the loop's heat is measured."""
+        meters = [m for m in (self.main_meter, *self.branch_meters.values()) if m is not None]
+        return any(m.coordinator.last_update_success for m in meters)
+
+    def recovered_power_w(self) -> float | None:
+        """Heat going to destinations other than reject now (W)."""
+        if not self.available:
+            return None
+        power = self.ledger.power_by_destination_w()
+        return sum(p for d, p in power.items() if d != REJECT)
+
+    def erf(self) -> float | None:
+        """Energy Reuse Factor since the start of accounting (fraction)."""
+        return energy_reuse_factor(self.totals.reused_wh, self.it.total_wh)
+
+    def erf_today(self) -> float | None:
+        """Energy Reuse Factor since local midnight (fraction)."""
+        if self.today is None:
+            return None
+        return self.today.energy_reuse_factor(self.totals.reused_wh, self.it.total_wh)
+
+    def recovery_ratio_now(self) -> float | None:
+        """Reused thermal power / IT power now (fraction)."""
+        reused = self.recovered_power_w()
+        if reused is None or self.it_power_w is None:
+            return None
+        return recovery_ratio(reused, self.it_power_w)
+
+
+async def async_start_heat_accounting(
+    hass: HomeAssistant,
+    entry: ConfigEntry[Any],
+    coordinators: Mapping[str, ModbusDeviceCoordinator],
+) -> SiteHeatAccounting:
+    """Start a site's heat accounting; it stops (and saves) when the site unloads."""
+    accounting = SiteHeatAccounting(hass, entry, coordinators)
+    await accounting.async_start()
+    sites = hass.data.setdefault(HEAT_ACCOUNTING, {})
+    sites[entry.entry_id] = accounting
+
+    async def _stop() -> None:
+        sites.pop(entry.entry_id, None)
+        await accounting.async_stop()
+
+    entry.async_on_unload(_stop)
+    return accounting
