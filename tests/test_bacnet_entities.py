@@ -22,6 +22,7 @@ import pytest
 
 from custom_components.microdc.bacnet_config import BacnetObjectConfig
 from custom_components.microdc.bacnet_coordinator import error_key, translated_error
+from custom_components.microdc.bacnet_options import BacnetSiteSettings
 from custom_components.microdc.const import DOMAIN, SERVICE_RELINQUISH
 from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
 from custom_components.microdc.protocols import bacnet as transport
@@ -29,6 +30,7 @@ from custom_components.microdc.protocols.bacnet import (
     BacnetAbortError,
     BacnetDeviceError,
     BacnetError,
+    BacnetNetwork,
     BacnetRejectError,
     BacnetTimeoutError,
     ObjectId,
@@ -41,8 +43,10 @@ from custom_components.microdc.site_points import (
     valve_candidates,
 )
 from tests.bacnet_site import (
+    BACNET_OPTIONS,
     DEADLINE_S,
     DEVICE_NAME,
+    INSTANCE,
     WRITE_PRIORITY,
     Clock,
     coordinator_of,
@@ -533,3 +537,27 @@ async def test_diagnostics_list_objects_and_cov_without_addresses(
     assert cov["active"] is True
     assert cov["notifications"] >= 1  # the device's first notification on subscribing
     await _unload(hass, entry)
+
+
+async def test_commands_left_by_a_previous_run_are_adopted(
+    hass: HomeAssistant, simulator: SimulatorProcess
+) -> None:
+    """A command at microdc's priority found at start (after a crash) is given back on unload."""
+    settings = BacnetSiteSettings.from_options(BACNET_OPTIONS)
+    network = await BacnetNetwork.acquire(settings.network)
+    try:
+        client = network.device(f"{simulator.host}:{simulator.bacnet_port}", INSTANCE)
+        await client.write_present_value(ObjectId("analog-output", 4), 33.0, WRITE_PRIORITY)
+        await client.close()
+    finally:
+        await network.release()
+    assert sim_command(await simulator.async_state(), "analog-output,4")["priority_array"][
+        SLOT
+    ] == (33.0)
+
+    entry = await setup_site(hass, device_subentry(simulator, scan_interval_s=SCAN_S))
+    assert coordinator_of(entry).held == {ObjectId("analog-output", 4)}
+    await _unload(hass, entry)
+    assert sim_command(await simulator.async_state(), "analog-output,4")["priority_array"] == (
+        [None] * 16
+    )

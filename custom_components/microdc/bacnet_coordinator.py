@@ -14,6 +14,7 @@ building's own control takes over again) before the client closes.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 import logging
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,8 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
         self.subscriptions: dict[ObjectId, CovSubscription] = {}
         self.cov_refused: dict[ObjectId, str] = {}  # the device's answer to SubscribeCOV
         self._subscribing = False
+        self._commands_adopted = False
+        self._subscribe_task: asyncio.Task[None] | None = None
 
     @property
     def device_info(self) -> DeviceInfo:
@@ -153,11 +156,44 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
                 translation_key="bacnet_poll_failed",
                 translation_placeholders={"device": self.subentry.title, "error": str(err)},
             ) from err
+        if not self._commands_adopted:
+            await self._async_adopt_commands()
         if self.config.cov and not self._subscribing and self._unsubscribed():
-            self.config_entry.async_create_background_task(
+            self._subscribe_task = self.config_entry.async_create_background_task(
                 self.hass, self._async_subscribe_missing(), f"{self.name} COV subscriptions"
             )
         return readings
+
+    async def _async_adopt_commands(self) -> None:
+        """Count a command found at microdc's priority as microdc's own.
+
+        After a restart (when nothing was unloaded) the valves microdc commanded still hold
+        its commands: adopting them means an unload or ``microdc.relinquish`` gives them back.
+        """
+        commandable = [obj.object_id for obj in self.config.objects if obj.commandable]
+        try:
+            arrays = await self.client.read_properties(
+                [(object_id, ("priority-array",)) for object_id in commandable]
+            )
+        except BacnetError as err:
+            _LOGGER.debug("%s: priority arrays not read: %s", self.name, err)
+            return
+        self._commands_adopted = True
+        for object_id in commandable:
+            slots = arrays.get((object_id, "priority-array"))
+            if (
+                isinstance(slots, tuple)
+                and len(slots) >= self.write_priority
+                and slots[self.write_priority - 1] is not None
+            ):
+                self.held.add(object_id)
+        if self.held:
+            _LOGGER.info(
+                "%s: microdc holds commands at priority %d on %s",
+                self.name,
+                self.write_priority,
+                ", ".join(sorted(self._object_name(oid) for oid in self.held)),
+            )
 
     def _unsubscribed(self) -> list[ObjectId]:
         return [
@@ -227,6 +263,10 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
     async def async_release(self) -> None:
         """On unload: relinquish every command held, stop polling, close the client."""
         await self.async_shutdown()
+        # A subscription round still running would subscribe again after the client closed.
+        if self._subscribe_task is not None and not self._subscribe_task.done():
+            self._subscribe_task.cancel()
+            await asyncio.gather(self._subscribe_task, return_exceptions=True)
         for object_id in sorted(self.held):
             try:
                 await self.client.relinquish(object_id, self.write_priority)
