@@ -318,3 +318,49 @@ async def test_site_options_bacnet_section(hass: HomeAssistant) -> None:
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options["bacnet"]["bbmd_address"] == "192.168.1.1:47808"
     assert entry.options["bacnet"]["write_priority"] == 12
+
+
+async def test_device_without_rpm_or_segmentation(
+    hass: HomeAssistant, simulator_factory: Callable[..., SimulatorProcess]
+) -> None:
+    """The object list element by element, the metadata property by property."""
+    small = simulator_factory()
+    status, answer = await small.async_request(
+        "POST", "/bacnet", b'{"rpm_enabled": false, "segmentation": false}'
+    )
+    assert status == 200, answer
+    entry = await _empty_site(hass)
+    result = await _start(hass, entry, "manual")
+    result = await _configure(
+        hass, result, {"address": _address(small), "device_instance": INSTANCE}
+    )
+    assert result["step_id"] == "filter"
+    assert result["description_placeholders"]["count"] == "14"
+    result = await _configure(hass, result, {"object_types": ["analog-output"]})
+    labels = [o["label"] for o in result["data_schema"].schema["objects"].config["options"]]
+    assert labels[0] == (
+        "VLV-STOCKROOM (analog-output,1, percent): Heat recovery valve to the stockroom fan coil"
+    )
+    requests = (await small.async_state())["requests"]["bacnet"]
+    # One element per request (16 objects + the count), then single reads of each property.
+    assert requests["read-property"] > 14 * 4
+    assert requests.get("read-property-multiple", 0) >= 1  # tried once, refused
+
+
+async def test_broadcast_discovery(hass: HomeAssistant) -> None:
+    """Loopback has no broadcast peers: nothing answers; without a prefix, no broadcast."""
+    entry = await _empty_site(hass)
+    result = await _start(hass, entry, "discover")
+    result = await _configure(hass, result, {})
+    assert result["errors"] == {"target": "no_devices"}
+
+    lone = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="lone_shop",
+        data={CONF_SITE_NAME: "Lone Shop"},
+        options={"bacnet": {**BACNET_OPTIONS["bacnet"], "local_address": "127.0.0.1"}},
+    )
+    lone.add_to_hass(hass)
+    result = await _start(hass, lone, "discover")
+    result = await _configure(hass, result, {"target": ""})
+    assert result["errors"] == {"target": "no_broadcast"}
