@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+import json
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -12,7 +13,12 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.microdc.bacnet_config import BacnetDeviceConfig, device_unique_id
+from custom_components.microdc.bacnet_config import (
+    ROLE_KINDS,
+    BacnetDeviceConfig,
+    device_unique_id,
+)
+from custom_components.microdc.bacnet_options import DEFAULTS as BACNET_DEFAULTS
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_BACNET_DEVICE
 from custom_components.microdc.protocols import bacnet as transport
 from tests.bacnet_site import (
@@ -24,7 +30,7 @@ from tests.bacnet_site import (
     sim_object,
     state_of,
 )
-from tests.simulator_process import SimulatorProcess
+from tests.simulator_process import REPO_ROOT, SimulatorProcess
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -364,3 +370,25 @@ async def test_broadcast_discovery(hass: HomeAssistant) -> None:
     result = await _start(hass, lone, "discover")
     result = await _configure(hass, result, {"target": ""})
     assert result["errors"] == {"target": "no_broadcast"}
+
+
+def test_every_field_is_labelled_and_described() -> None:
+    """Each field of the BACnet forms has a label and a description, roles included."""
+    strings = json.loads(
+        (REPO_ROOT / "custom_components" / "microdc" / "strings.json").read_text("utf-8")
+    )
+    steps = strings["config_subentries"][SUBENTRY_BACNET_DEVICE]["step"]
+    groups = [steps[name] for name in steps if name != "user"]
+    groups += [s for step in steps.values() for s in step.get("sections", {}).values()]
+    groups.append(strings["options"]["step"]["init"]["sections"]["bacnet"])
+    for group in groups:
+        assert set(group["data"]) == set(group["data_description"]), group
+    assert set(steps["roles"]["data"]) == set(ROLE_KINDS)
+    assert set(steps["objects"]["sections"]["polling"]["data"]) == {
+        "scan_interval",
+        "cov",
+        "cov_lifetime",
+    }
+    assert set(strings["options"]["step"]["init"]["sections"]["bacnet"]["data"]) == set(
+        BACNET_DEFAULTS
+    )
