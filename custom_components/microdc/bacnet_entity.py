@@ -36,8 +36,6 @@ from .bacnet_coordinator import BacnetDeviceCoordinator
 from .protocols.bacnet import PresentValue
 from .protocols.bacnet_units import unit_mapping
 
-PARALLEL_UPDATES = 0
-
 
 class MicrodcBacnetEntity(CoordinatorEntity[BacnetDeviceCoordinator]):
     """An entity of one BACnet object, fed by its device's coordinator.
