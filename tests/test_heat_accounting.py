@@ -14,6 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from homeassistant import loader
 from homeassistant.components.sensor import SensorDeviceClass, SensorStateClass
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.core import HomeAssistant
@@ -23,6 +24,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
+    async_test_home_assistant,
 )
 import yaml
 
@@ -305,3 +307,42 @@ async def test_restart_neither_loses_nor_double_counts(
     assert totals.by_destination_wh["shared_loop"] == pytest.approx(
         truth, abs=2 * METER_RESOLUTION_WH
     )
+
+
+async def test_fresh_home_assistant_restores_the_store(
+    hass: HomeAssistant,
+    hass_storage: dict[str, Any],
+    heat_simulator: SimulatorProcess,
+    controller: BacnetDeviceClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new Home Assistant on the saved Store continues the totals: none lost, none twice."""
+    await _route(controller, heat_simulator, {"tenant_a": 100})
+    clock = Clock(hass, monkeypatch)
+    entry = _site(heat_simulator)
+    await _setup(hass, entry)
+    start_truth = await _heat_to_loop_wh(heat_simulator)
+    await clock.poll(heat_simulator, 12)
+    assert await hass.config_entries.async_unload(entry.entry_id)  # saves the Store
+    saved = hass_storage[f"{DOMAIN}.heat.{entry.entry_id}"]["data"]
+    reused_before = _reused_wh(saved)
+    assert reused_before > 0
+
+    await heat_simulator.async_advance(60)  # Home Assistant is down; heat still flows
+    async with async_test_home_assistant() as fresh:
+        fresh.data.pop(loader.DATA_CUSTOM_COMPONENTS)  # let it load microdc from custom_components
+        fresh_clock = Clock(fresh, monkeypatch)
+        fresh_clock.start = clock.start + clock.ahead + timedelta(seconds=60)
+        restarted = _site(heat_simulator)
+        await _setup(fresh, restarted)
+        await fresh_clock.poll(heat_simulator, 6)
+        totals = _accounting(fresh, restarted).totals
+        truth = await _heat_to_loop_wh(heat_simulator) - start_truth
+        assert totals.by_destination_wh["tenant_a"] > reused_before
+        assert totals.captured_wh == pytest.approx(truth, abs=2 * METER_RESOLUTION_WH)
+        assert await fresh.config_entries.async_unload(restarted.entry_id)
+        await fresh.async_stop(force=True)
+
+
+def _reused_wh(saved: dict[str, Any]) -> float:
+    return sum(e for d, e in saved["ledger"]["by_destination_wh"].items() if d != "reject")

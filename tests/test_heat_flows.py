@@ -126,8 +126,12 @@ async def test_destination_needs_a_valve_point(hass: HomeAssistant) -> None:
     assert result["reason"] == "no_valve_points"
 
 
-async def test_add_and_reconfigure_destination(hass: HomeAssistant) -> None:
-    """Valves come from the site's devices' points; a valve opens one destination only."""
+async def test_add_and_reconfigure_destination(hass: HomeAssistant, socket_enabled: None) -> None:
+    """Valves come from the site's devices' points; a valve opens one destination only.
+
+    Reconfiguring reloads the site, whose devices then find nothing listening on their port
+    (hence the sockets): they start unavailable, which is all this test needs of them.
+    """
     entry = _site(
         _modbus(VALVES_ID, "demo_valve_feedback", 5), _modbus(METER_ID, "demo_heat_meter", 4)
     )
@@ -201,3 +205,4 @@ async def test_add_and_reconfigure_destination(hass: HomeAssistant) -> None:
     assert changed.title == "Back store"
     assert changed.data[CONF_BRANCH_METER] == METER_ID
     assert len(changed.data[CONF_VALVES]) == 2
+    await hass.async_block_till_done()

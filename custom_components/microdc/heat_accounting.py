@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
@@ -90,6 +90,15 @@ def power_w(point: Point | None, value: Any) -> float | None:
     if point is None or number is None or point.unit not in _W_PER_UNIT:
         return None
     return number * _W_PER_UNIT[point.unit]
+
+
+class PointSource(Protocol):
+    """A device coordinator as heat accounting reads it (Modbus and BACnet alike)."""
+
+    @property
+    def last_update_success(self) -> bool: ...
+
+    def value(self, key: str) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,9 +208,15 @@ class SiteHeatAccounting:
         hass: HomeAssistant,
         entry: ConfigEntry[Any],
         coordinators: Mapping[str, ModbusDeviceCoordinator],
+        point_sources: Mapping[str, PointSource] | None = None,
     ) -> None:
-        """Find the inputs; nothing is read or restored until async_start()."""
+        """Find the inputs; nothing is read or restored until async_start().
+
+        coordinators: the Modbus devices, which measure heat and IT energy; point_sources:
+        every device whose points a heat destination may name as its valves (by subentry id).
+        """
         self.hass = hass
+        self._sources: dict[str, PointSource] = {**coordinators, **(point_sources or {})}
         self.entry = entry
         self.options = HeatOptions.from_entry(entry)
         self._coordinators = dict(coordinators)
@@ -366,10 +381,10 @@ class SiteHeatAccounting:
             device_id, key = split_ref(ref)
         except ValueError:
             return None
-        coordinator = self._coordinators.get(device_id)
-        if coordinator is None or not coordinator.last_update_success:
+        source = self._sources.get(device_id)
+        if source is None or not source.last_update_success:
             return None
-        return _number(coordinator.value(key))
+        return _number(source.value(key))
 
     def _now(self) -> float:
         return utc_timestamp()
@@ -474,9 +489,10 @@ async def async_start_heat_accounting(
     hass: HomeAssistant,
     entry: ConfigEntry[Any],
     coordinators: Mapping[str, ModbusDeviceCoordinator],
+    point_sources: Mapping[str, PointSource] | None = None,
 ) -> SiteHeatAccounting:
     """Start a site's heat accounting; it stops (and saves) when the site unloads."""
-    accounting = SiteHeatAccounting(hass, entry, coordinators)
+    accounting = SiteHeatAccounting(hass, entry, coordinators, point_sources)
     await accounting.async_start()
     sites = hass.data.setdefault(HEAT_ACCOUNTING, {})
     sites[entry.entry_id] = accounting

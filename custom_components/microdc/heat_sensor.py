@@ -141,7 +141,10 @@ async def async_setup_heat_sensors(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Start the site's heat accounting and add its sensors to the site's device."""
-    accounting = await async_start_heat_accounting(hass, entry, entry.runtime_data.modbus_devices)
+    runtime = entry.runtime_data
+    accounting = await async_start_heat_accounting(
+        hass, entry, runtime.modbus_devices, runtime.bacnet.devices
+    )
     descriptions = [
         *site_descriptions(hass.config.currency),
         *(destination_description(d) for d in accounting.destinations),

@@ -2,8 +2,7 @@
 
 A point is named across the site by a reference ``<device subentry id>/<point key>``, which
 survives a device's reconfiguration (its subentry id does not change). Modbus devices' points
-come from their profiles; another protocol's device subentries add theirs in
-``async_site_points``.
+come from their profiles, BACnet devices' from the objects chosen in their subentry.
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ from .protocols.bacnet_units import unit_mapping
 
 # Roles that make a device a heat meter that can measure a branch of the loop.
 METER_ROLES = frozenset({"heat_meter_energy", "heat_meter_power", "loop_flow"})
+# A percentage as profiles (Home Assistant's unit) and BACnet (its engineering units) name it.
+_PERCENT_UNITS = frozenset({"%", "percent"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +92,11 @@ async def async_site_points(hass: HomeAssistant, entry: ConfigEntry[object]) -> 
 
 def valve_candidates(points: list[SitePoint]) -> list[SitePoint]:
     """Points that can say how far a heat destination's valve is open (0..100 %)."""
-    return [p for p in points if p.role == "valve_position" or (p.role is None and p.unit == "%")]
+    return [
+        p
+        for p in points
+        if p.role == "valve_position" or (p.role is None and p.unit in _PERCENT_UNITS)
+    ]
 
 
 def meter_devices(points: list[SitePoint]) -> dict[str, str]:
