@@ -30,6 +30,7 @@ import yaml
 
 from custom_components.microdc import heat_accounting
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
+from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
 from custom_components.microdc.heat_accounting import HEAT_ACCOUNTING, SiteHeatAccounting
 from custom_components.microdc.heat_destination_flow import (
     CONF_BRANCH_METER,
@@ -269,6 +270,10 @@ async def test_sensors_and_split(
     # The heat meter is the truth: every Wh the loop carried is in the ledger, once.
     truth = await _heat_to_loop_wh(heat_simulator) - start_truth
     assert accounting.totals.captured_wh == pytest.approx(truth, abs=2 * METER_RESOLUTION_WH)
+    heat = (await async_get_config_entry_diagnostics(hass, entry))["heat"]
+    assert (heat["main_meter"], heat["it_meter"]) == (METER_ID, PDU_ID)
+    assert heat["openings_pct"] == dict.fromkeys(DESTINATIONS, 0.0)
+    assert heat["captured_wh"] == accounting.totals.captured_wh
     recovered = float(_state(hass, entry, "recovered_heat").state)
     assert recovered == pytest.approx(accounting.totals.reused_wh / 1000, abs=1e-3)
     assert float(_state(hass, entry, "avoided_cost").state) == pytest.approx(

@@ -14,6 +14,7 @@ from homeassistant.core import HomeAssistant
 
 from . import MicrodcConfigEntry
 from .coordinator import ModbusDeviceCoordinator
+from .heat_accounting import heat_diagnostics
 
 # BACnet: the devices' addresses and the site's own (bacnet_options.py) are network locations.
 TO_REDACT = {
@@ -109,4 +110,6 @@ async def async_get_config_entry_diagnostics(
             subentry_id: async_redact_data(coordinator.diagnostics(), TO_REDACT)
             for subentry_id, coordinator in entry.runtime_data.bacnet.devices.items()
         },
+        # Which inputs heat accounting found and its ledger's own figures (heat_accounting.py).
+        "heat": heat_diagnostics(hass, entry),
     }

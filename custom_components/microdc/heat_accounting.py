@@ -450,6 +450,30 @@ class SiteHeatAccounting:
 
     # --- figures -----------------------------------------------------------------------
 
+    def diagnostics(self) -> dict[str, Any]:
+        """Which inputs were found, the ledger's own figures and its saved state."""
+        totals = self.totals
+        main = self.main_meter
+        return {
+            "main_meter": None if main is None else main.coordinator.subentry.subentry_id,
+            "branch_meters": {
+                d: m.coordinator.subentry.subentry_id for d, m in self.branch_meters.items()
+            },
+            "it_meter": None
+            if self.it_meter is None
+            else self.it_meter.coordinator.subentry.subentry_id,
+            "shared_destinations": list(self.shared),
+            "openings_pct": self.openings(),
+            "unattributed_wh": totals.unattributed_wh,
+            "computed_wh": totals.computed_wh,
+            "captured_wh": totals.captured_wh,
+            "unknown_s": totals.unknown_s,
+            "gap_count": totals.gap_count,
+            "wraps": totals.wraps,
+            "replacements": totals.replacements,
+            "state": self._as_dict(),
+        }
+
     @property
     def totals(self) -> LedgerTotals:
         return self.ledger.totals()
@@ -483,6 +507,12 @@ class SiteHeatAccounting:
         if reused is None or self.it_power_w is None:
             return None
         return recovery_ratio(reused, self.it_power_w)
+
+
+def heat_diagnostics(hass: HomeAssistant, entry: ConfigEntry[Any]) -> dict[str, Any] | None:
+    """The site's heat accounting for the diagnostics download (None while not running)."""
+    accounting = hass.data.get(HEAT_ACCOUNTING, {}).get(entry.entry_id)
+    return None if accounting is None else accounting.diagnostics()
 
 
 async def async_start_heat_accounting(
