@@ -213,6 +213,7 @@ async def test_sensors_and_split(
     entry = _site(heat_simulator)
     await _setup(hass, entry)
     start_truth = await _heat_to_loop_wh(heat_simulator)
+    start_it = (await heat_simulator.async_state())["ledgers"]["it_energy_wh"]
 
     expected = {
         "recovered_power": (SensorDeviceClass.POWER, SensorStateClass.MEASUREMENT, "kW"),
@@ -278,6 +279,22 @@ async def test_sensors_and_split(
     assert recovered == pytest.approx(accounting.totals.reused_wh / 1000, abs=1e-3)
     assert float(_state(hass, entry, "avoided_cost").state) == pytest.approx(
         recovered / 0.9 * 0.10, rel=1e-3
+    )
+    assert float(_state(hass, entry, "avoided_emissions").state) == pytest.approx(
+        recovered / 0.9 * 0.18, rel=1e-3
+    )
+    # IT energy from the PDU's watt-hour counter; ERF is recovered heat over it.
+    it_truth = (await heat_simulator.async_state())["ledgers"]["it_energy_wh"] - start_it
+    it_wh = accounting.it.total_wh
+    assert it_wh == pytest.approx(it_truth, abs=2)
+    assert float(_state(hass, entry, "site_it_energy").state) == pytest.approx(
+        it_wh / 1000, abs=1e-3
+    )
+    assert float(_state(hass, entry, "erf").state) == pytest.approx(
+        accounting.totals.reused_wh / it_wh * 100, abs=0.01
+    )
+    assert float(_state(hass, entry, "erf_today").state) == pytest.approx(
+        float(_state(hass, entry, "erf").state), abs=0.01
     )
 
 
