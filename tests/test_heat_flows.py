@@ -199,10 +199,21 @@ async def test_add_and_reconfigure_destination(hass: HomeAssistant, socket_enabl
             CONF_BRANCH_METER: METER_ID,
         },
     )
+    # The site's only heat meter measures the rack's loop: it cannot be a branch's meter.
+    assert result["errors"] == {CONF_BRANCH_METER: "branch_meter_is_loop_meter"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            CONF_NAME: "Back store",
+            CONF_KIND: "stockroom",
+            CONF_VALVES: [f"{VALVES_ID}/stockroom_valve", f"{VALVES_ID}/tenant_b_valve"],
+            CONF_BRANCH_METER: NO_METER,
+        },
+    )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
     changed = entry.subentries[stockroom.subentry_id]
     assert changed.title == "Back store"
-    assert changed.data[CONF_BRANCH_METER] == METER_ID
+    assert changed.data[CONF_BRANCH_METER] is None
     assert len(changed.data[CONF_VALVES]) == 2
     await hass.async_block_till_done()

@@ -104,6 +104,13 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
                 and (current is None or subentry.subentry_id != current.subentry_id)
                 for ref in subentry.data.get(CONF_VALVES, ())
             }
+            other_branch_meters = {
+                str(subentry.data[CONF_BRANCH_METER])
+                for subentry in entry.subentries.values()
+                if subentry.subentry_type == SUBENTRY_HEAT_DESTINATION
+                and (current is None or subentry.subentry_id != current.subentry_id)
+                and subentry.data.get(CONF_BRANCH_METER)
+            }
             titles = {
                 subentry.title.casefold()
                 for subentry in entry.subentries.values()
@@ -118,8 +125,14 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_VALVES] = "invalid_valves"
             elif any(ref in taken for ref in chosen):
                 errors[CONF_VALVES] = "valve_taken"
+            elif (meter := user_input.get(CONF_BRANCH_METER) or NO_METER) in other_branch_meters:
+                errors[CONF_BRANCH_METER] = "branch_meter_taken"
+            elif meter != NO_METER and (
+                meter not in meters or not set(meters) - other_branch_meters - {meter}
+            ):
+                # The rack's loop needs a meter of its own: the first one that is no branch's.
+                errors[CONF_BRANCH_METER] = "branch_meter_is_loop_meter"
             else:
-                meter = user_input.get(CONF_BRANCH_METER) or NO_METER
                 config = HeatDestinationConfig(
                     kind=DestinationKind(user_input[CONF_KIND]),
                     valves=tuple(chosen),
