@@ -58,7 +58,8 @@ microdc_is_ready() {
   [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(microdc_requirements_key)" ]
 }
 
-# Runs "$@" in the project's environment, from the repository root. In rootfs mode the
+# Runs "$@" in the project's environment, from the repository root, with the repository on
+# PYTHONPATH (so benchmarks and tools import microdc and the simulator). In rootfs mode the
 # mounts live in a private mount namespace, so the kernel removes them when the command
 # ends, however it ends (failure, Ctrl-C, kill).
 microdc_exec() {
@@ -66,7 +67,7 @@ microdc_exec() {
   venv=$(microdc_venv_dir)
   cd "$MICRODC_ROOT"
   if [ "$(microdc_mode)" = native ]; then
-    PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" exec "$@"
+    PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv" PYTHONPATH="$MICRODC_ROOT" exec "$@"
   fi
   local rootfs
   rootfs=$(microdc_rootfs_dir)
@@ -81,6 +82,6 @@ microdc_exec() {
     cp /etc/resolv.conf "$rootfs/etc/resolv.conf" 2>/dev/null || true
     # PIP_FIND_LINKS names a host folder of wheels for another Python; it is not mounted here.
     exec chroot "$rootfs" /usr/bin/env -u PIP_FIND_LINKS PATH="$venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-      VIRTUAL_ENV="$venv" HOME=/root /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$workdir" "$@"
+      VIRTUAL_ENV="$venv" PYTHONPATH="$repo" HOME=/root /bin/bash -c "cd \"\$0\" && exec \"\$@\"" "$workdir" "$@"
   ' microdc-env "$rootfs" "$MICRODC_ROOT" "$venv" "$PWD" "$@"
 }

@@ -218,6 +218,7 @@ async def test_sensors_and_split(
     expected = {
         "recovered_power": (SensorDeviceClass.POWER, SensorStateClass.MEASUREMENT, "kW"),
         "recovered_heat": (SensorDeviceClass.ENERGY, SensorStateClass.TOTAL_INCREASING, "kWh"),
+        "reused_heat": (SensorDeviceClass.ENERGY, SensorStateClass.TOTAL_INCREASING, "kWh"),
         "rejected_heat": (SensorDeviceClass.ENERGY, SensorStateClass.TOTAL_INCREASING, "kWh"),
         "site_it_energy": (SensorDeviceClass.ENERGY, SensorStateClass.TOTAL_INCREASING, "kWh"),
         "erf": (None, SensorStateClass.MEASUREMENT, "%"),
@@ -275,15 +276,21 @@ async def test_sensors_and_split(
     assert (heat["main_meter"], heat["it_meter"]) == (METER_ID, PDU_ID)
     assert heat["openings_pct"] == dict.fromkeys(DESTINATIONS, 0.0)
     assert heat["captured_wh"] == accounting.totals.captured_wh
+    # Recovered heat is all of it, reject included; reused heat is what reached destinations.
     recovered = float(_state(hass, entry, "recovered_heat").state)
-    assert recovered == pytest.approx(accounting.totals.reused_wh / 1000, abs=1e-3)
+    assert recovered == pytest.approx(truth / 1000, abs=2 * METER_RESOLUTION_WH / 1000)
+    reused = float(_state(hass, entry, "reused_heat").state)
+    assert reused == pytest.approx(accounting.totals.reused_wh / 1000, abs=1e-3)
+    assert reused == pytest.approx(recovered - accounting.totals.rejected_wh / 1000, abs=1e-3)
+    assert reused < recovered  # some heat went to reject above
+    # The savings follow the reused heat: rejected heat displaced no heating.
     assert float(_state(hass, entry, "avoided_cost").state) == pytest.approx(
-        recovered / 0.9 * 0.10, rel=1e-3
+        reused / 0.9 * 0.10, rel=1e-3
     )
     assert float(_state(hass, entry, "avoided_emissions").state) == pytest.approx(
-        recovered / 0.9 * 0.18, rel=1e-3
+        reused / 0.9 * 0.18, rel=1e-3
     )
-    # IT energy from the PDU's watt-hour counter; ERF is recovered heat over it.
+    # IT energy from the PDU's watt-hour counter; ERF is reused heat over it.
     it_truth = (await heat_simulator.async_state())["ledgers"]["it_energy_wh"] - start_it
     it_wh = accounting.it.total_wh
     assert it_wh == pytest.approx(it_truth, abs=2)

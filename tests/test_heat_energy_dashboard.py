@@ -50,7 +50,10 @@ async def test_energy_dashboard_accepts_heat_as_gas_and_it_energy_as_a_device(
     entry = _site(heat_simulator)
     await _setup(hass, entry)
     await clock.poll(heat_simulator, 6)
+    # Recovered heat (all of it) or reused heat (what reached the destinations): a site may
+    # chart either as gas; both must pass.
     heat = _state(hass, entry, "recovered_heat").entity_id
+    reused = _state(hass, entry, "reused_heat").entity_id
     it_energy = _state(hass, entry, "site_it_energy").entity_id
 
     manager = await energy_data.async_get_manager(hass)
@@ -59,22 +62,24 @@ async def test_energy_dashboard_accepts_heat_as_gas_and_it_energy_as_a_device(
             "energy_sources": [
                 {
                     "type": "gas",
-                    "stat_energy_from": heat,
+                    "stat_energy_from": source,
                     "stat_cost": None,
                     "entity_energy_price": None,
                     "number_energy_price": None,
                 }
+                for source in (heat, reused)
             ],
             "device_consumption": [{"stat_consumption": it_energy}],
         }
     )
     do_adhoc_statistics(hass, start=get_start_time(dt_util.utcnow()))
     await async_wait_recording_done(hass)
-    compiled = await async_list_statistic_ids(hass, {heat, it_energy})
+    compiled = await async_list_statistic_ids(hass, {heat, reused, it_energy})
     assert {(s["statistic_id"], s["has_sum"]) for s in compiled} == {
         (heat, True),
+        (reused, True),
         (it_energy, True),
     }
     validation = (await energy_validate.async_validate(hass)).as_dict()
-    assert validation["energy_sources"] == [[]]
+    assert validation["energy_sources"] == [[], []]
     assert validation["device_consumption"] == [[]]

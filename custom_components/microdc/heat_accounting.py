@@ -485,6 +485,12 @@ class SiteHeatAccounting:
         return any(m.coordinator.last_update_success for m in meters)
 
     def recovered_power_w(self) -> float | None:
+        """Heat the loop carries away from the rack now, wherever it goes, reject included (W)."""
+        if not self.available:
+            return None
+        return sum(self.ledger.power_by_destination_w().values())
+
+    def reused_power_w(self) -> float | None:
         """Heat going to destinations other than reject now (W)."""
         if not self.available:
             return None
@@ -502,11 +508,12 @@ class SiteHeatAccounting:
         return self.today.energy_reuse_factor(self.totals.reused_wh, self.it.total_wh)
 
     def recovery_ratio_now(self) -> float | None:
-        """Reused thermal power / IT power now (fraction)."""
-        reused = self.recovered_power_w()
-        if reused is None or self.it_power_w is None:
+        """Recovered thermal power / IT power now (fraction): how much of the rack's heat the
+        loop captures, wherever it then goes."""
+        recovered = self.recovered_power_w()
+        if recovered is None or self.it_power_w is None:
             return None
-        return recovery_ratio(reused, self.it_power_w)
+        return recovery_ratio(recovered, self.it_power_w)
 
 
 def heat_diagnostics(hass: HomeAssistant, entry: ConfigEntry[Any]) -> dict[str, Any] | None:

@@ -1,4 +1,4 @@
-"""The site's heat sensors: recovered power and heat, per destination, ERF, savings.
+"""The site's heat sensors: recovered and reused heat, per destination, ERF, savings.
 
 They belong to the site's own device and read the site's heat accounting (heat_accounting.py),
 which restores its state from its Store: the totals continue across restarts without a loss or
@@ -89,7 +89,11 @@ def site_descriptions(currency: str) -> tuple[HeatSensorEntityDescription, ...]:
             suggested_display_precision=2,
             value_fn=_recovered_power,
         ),
-        _energy("recovered_heat", lambda a: _kwh(a.totals.reused_wh)),
+        # Recovered: all the heat the loop carried away from the rack (what its heat meter
+        # measures), reject included. Reused: the part delivered to heat destinations; it is
+        # what displaces heating, so ERF and the savings follow it.
+        _energy("recovered_heat", lambda a: _kwh(a.totals.captured_wh)),
+        _energy("reused_heat", lambda a: _kwh(a.totals.reused_wh)),
         _energy("rejected_heat", lambda a: _kwh(a.totals.rejected_wh)),
         _energy("site_it_energy", lambda a: _kwh(a.it.total_wh)),
         _ratio("erf", lambda a: _pct(a.erf())),
