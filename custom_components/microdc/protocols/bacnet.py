@@ -267,6 +267,16 @@ class _SharedApplication(Application):  # type: ignore[misc]
         self._on_i_am = on_i_am
         self._on_cov = on_cov
 
+    async def confirmation(self, apdu: Any) -> None:
+        # A request its caller gave up on (a cancelled task, an unload, our own timeout) is
+        # removed from bacpypes3's table only by a done-callback that runs later; an answer or
+        # an abort arriving in between would set a result on a done future (InvalidStateError,
+        # logged as an unretrieved task exception). Nobody waits for it: drop it.
+        for request, future in self._requests.get(apdu.pduSource, ()):
+            if request.apduInvokeID == apdu.apduInvokeID and future.done():
+                return
+        await super().confirmation(apdu)
+
     async def do_IAmRequest(self, apdu: Any) -> None:  # noqa: N802
         await super().do_IAmRequest(apdu)
         # Keep every device's max APDU and segmentation, not only those a who_is() asked for.
