@@ -158,6 +158,31 @@ def sim_command(state: dict[str, Any], object_id: str) -> dict[str, Any]:
     return dict(next(block for block in blocks if block["object"] == object_id))
 
 
+async def cov_outdoor_change(hass: HomeAssistant, sim: SimulatorProcess, entity_id: str) -> float:
+    """Move OUTDOOR-T (simulated hours pass) until a COV notification changes the entity.
+
+    The device notifies whenever the value has moved by its COV increment (0.5) from the value
+    it last notified, also part-way through an advance; so the entity ends within the
+    increment of the device's final value. No poll is involved: the caller's scan interval is
+    long and its timers are not fired. Returns the value the entity shows.
+    """
+    for _ in range(24):
+        shown = float(state_of(hass, entity_id).state)  # the device's last notified value
+        await sim.async_advance(2 * 3600)
+        value = float(sim_object(await sim.async_state(), "analog-input,4")["present_value"])
+        if abs(value - shown) <= 0.5:
+            continue  # it may have moved and come back: no notification is certain
+        await wait_for(
+            lambda shown=shown, value=value: (
+                float(state_of(hass, entity_id).state) != shown
+                and abs(float(state_of(hass, entity_id).state) - value) <= 0.5
+            ),
+            "a notified value on the entity",
+        )
+        return float(state_of(hass, entity_id).state)
+    raise AssertionError("the outdoor temperature does not move")
+
+
 class Clock:
     """Fires Home Assistant's timers one scan interval ahead (the coordinators' next poll).
 

@@ -50,6 +50,7 @@ from tests.bacnet_site import (
     WRITE_PRIORITY,
     Clock,
     coordinator_of,
+    cov_outdoor_change,
     demo_objects,
     device_subentry,
     entity_id_of,
@@ -85,7 +86,11 @@ async def test_entity_mapping(
     hass: HomeAssistant, simulator: SimulatorProcess, device_registry: dr.DeviceRegistry
 ) -> None:
     """Analog in: sensor; binary in: binary sensor; analog out: number; binary out: switch."""
-    roles = {"analog-input,1": "loop_supply_temperature", "analog-output,1": "valve_position"}
+    roles = {
+        "analog-input,1": "loop_supply_temperature",
+        "analog-output,1": "valve_position",
+        "binary-input,1": "occupancy",
+    }
     entry = await setup_site(
         hass, device_subentry(simulator, objects=demo_objects(roles), scan_interval_s=SCAN_S)
     )
@@ -112,6 +117,7 @@ async def test_entity_mapping(
     occupancy = state_of(hass, entity_id_of(hass, entry, "binary_sensor", "binary-input,1"))
     expected = STATE_ON if sim_object(sim, "binary-input,1")["present_value"] else STATE_OFF
     assert occupancy.state == expected
+    assert occupancy.attributes["device_class"] == "occupancy"  # from its role
 
     valve = state_of(hass, entity_id_of(hass, entry, "number", "analog-output,1"))
     assert float(valve.state) == sim_command(sim, "analog-output,1")["present_value"]
@@ -161,19 +167,13 @@ async def test_cov_reaches_the_entity_before_the_poll(
     before = float(state_of(hass, outdoor_id).state)
     requests_before = coordinator.client.requests_sent
 
-    # Six simulated hours later the outdoor temperature has moved by far more than its
-    # COV increment; no poll runs (the scan interval is ten minutes and time is not fired).
-    await simulator.async_advance(6 * 3600)
-    sim = await simulator.async_state()
-    after = sim_object(sim, "analog-input,4")["present_value"]
-    assert abs(after - before) > 0.5
-
-    await wait_for(
-        lambda: abs(float(state_of(hass, outdoor_id).state) - after) < 1e-3,
-        "the COV notification's value on the entity",
-    )
+    # Hours later the outdoor temperature has moved by more than its COV increment; no poll
+    # runs (the scan interval is ten minutes and time is not fired).
+    notified = coordinator.subscriptions[ObjectId("analog-input", 4)].notifications
+    after = await cov_outdoor_change(hass, simulator, outdoor_id)
+    assert after != before
     assert coordinator.client.requests_sent == requests_before  # nothing was polled
-    assert coordinator.subscriptions[ObjectId("analog-input", 4)].notifications >= 2
+    assert coordinator.subscriptions[ObjectId("analog-input", 4)].notifications > notified
     await _unload(hass, entry)
 
 
@@ -363,12 +363,7 @@ async def test_device_offline_and_back(
     assert len(recovered) == 1
 
     # The new subscriptions deliver: a change arrives without a poll.
-    await sim.async_advance(6 * 3600)
-    after = sim_object(await sim.async_state(), "analog-input,4")["present_value"]
-    await wait_for(
-        lambda: abs(float(state_of(hass, outdoor_id).state) - after) < 1e-3,
-        "a COV value after the restart",
-    )
+    await cov_outdoor_change(hass, sim, outdoor_id)
     await _unload(hass, entry)
 
 
@@ -397,8 +392,11 @@ async def test_errors_are_translated(hass: HomeAssistant, simulator: SimulatorPr
         )
     assert coordinator.held == set()
 
-    with simulator.fault("device_offline", device=DEVICE_NAME):
+    await simulator.async_inject_fault("device_offline", device=DEVICE_NAME)
+    try:
         timeout = await refused("analog-output,1", 10.0)
+    finally:
+        await simulator.async_clear_faults()
     assert timeout.translation_key == "bacnet_timeout"
     await _unload(hass, entry)
 
@@ -561,3 +559,25 @@ async def test_commands_left_by_a_previous_run_are_adopted(
     assert sim_command(await simulator.async_state(), "analog-output,4")["priority_array"] == (
         [None] * 16
     )
+
+
+async def test_cov_renewed_before_its_lifetime_ends(
+    hass: HomeAssistant, simulator: SimulatorProcess
+) -> None:
+    """A short lifetime (the flow allows 60 s and more): renewed at 3/4 of it, on real time."""
+    objects = [o for o in demo_objects() if o.object_id == ObjectId("analog-input", 4)]
+    entry = await setup_site(
+        hass, device_subentry(simulator, objects=objects, scan_interval_s=SCAN_S, cov_lifetime_s=2)
+    )
+    coordinator = coordinator_of(entry)
+    await wait_for(lambda: bool(coordinator.subscriptions), "subscribed")
+    subscribed = (await simulator.async_state())["requests"]["bacnet"]["subscribe-cov"]
+    async with asyncio.timeout(DEADLINE_S):
+        while (await simulator.async_state())["requests"]["bacnet"]["subscribe-cov"] < (  # noqa: ASYNC110
+            subscribed + 2
+        ):
+            await asyncio.sleep(0.2)
+    # Still delivering after two renewals.
+    outdoor_id = entity_id_of(hass, entry, "sensor", "analog-input,4")
+    await cov_outdoor_change(hass, simulator, outdoor_id)
+    await _unload(hass, entry)

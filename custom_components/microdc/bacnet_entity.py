@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from homeassistant.components.binary_sensor import BinarySensorEntity
+from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.components.number import NumberDeviceClass, NumberEntity, NumberMode
 from homeassistant.components.select import SelectEntity
 from homeassistant.components.sensor import (
@@ -135,8 +136,20 @@ class BacnetEnumSensor(MicrodcBacnetEntity, SensorEntity):
         return _state_text(self.object, self.present_value)
 
 
+# Binary objects carry no engineering units: their role says what they sense.
+_BINARY_DEVICE_CLASSES = {
+    "occupancy": BinarySensorDeviceClass.OCCUPANCY,
+    "pump_command": BinarySensorDeviceClass.RUNNING,
+}
+
+
 class BacnetBinarySensor(MicrodcBacnetEntity, BinarySensorEntity):
     """A binary object: on when active."""
+
+    def __init__(self, coordinator: BacnetDeviceCoordinator, obj: BacnetObjectConfig) -> None:
+        """The device class from the object's role, when it has one."""
+        super().__init__(coordinator, obj)
+        self._attr_device_class = _BINARY_DEVICE_CLASSES.get(obj.role or "")
 
     @property
     def is_on(self) -> bool | None:
