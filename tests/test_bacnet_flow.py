@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import json
+import socket
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
@@ -392,3 +393,23 @@ def test_every_field_is_labelled_and_described() -> None:
     assert set(strings["options"]["step"]["init"]["sections"]["bacnet"]["data"]) == set(
         BACNET_DEFAULTS
     )
+
+
+async def test_socket_unavailable_is_a_form_error(hass: HomeAssistant) -> None:
+    """The site's port is held by other software: said on the form, not as a device fault."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        port = holder.getsockname()[1]
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id="busy_shop",
+            data={CONF_SITE_NAME: "Busy Shop"},
+            options={"bacnet": {**BACNET_OPTIONS["bacnet"], "local_port": port}},
+        )
+        entry.add_to_hass(hass)
+        result = await _start(hass, entry, "discover")
+        result = await _configure(hass, result, {"target": "127.0.0.1:47808"})
+        assert result["errors"] == {"base": "network_unavailable"}
+        result = await _start(hass, entry, "manual")
+        result = await _configure(hass, result, {"address": "127.0.0.1", "device_instance": 7})
+        assert result["errors"] == {"base": "network_unavailable"}

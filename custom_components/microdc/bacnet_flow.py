@@ -72,6 +72,10 @@ CONF_OBJECTS = "objects"
 DISCOVERY_TIMEOUT_S = 3.0
 
 
+class NetworkUnavailableError(BacnetError):
+    """The site's BACnet settings cannot open the shared socket (not the device's fault)."""
+
+
 def _box(minimum: float, maximum: float, unit: str | None = None) -> Any:
     config = NumberSelectorConfig(min=minimum, max=maximum, step=1, mode=NumberSelectorMode.BOX)
     if unit is not None:
@@ -135,8 +139,11 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
     @contextlib.asynccontextmanager
     async def _network(self) -> AsyncIterator[BacnetNetwork]:
         """The shared socket with the site's settings, for the length of one step."""
-        settings = BacnetSiteSettings.from_options(self._get_entry().options)
-        network = await BacnetNetwork.acquire(settings.network)
+        try:
+            settings = BacnetSiteSettings.from_options(self._get_entry().options)
+            network = await BacnetNetwork.acquire(settings.network)
+        except BacnetError as err:
+            raise NetworkUnavailableError(str(err)) from err
         try:
             yield network
         finally:
@@ -167,6 +174,9 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
                         with_default_port(target) if target else None,
                         timeout_s=DISCOVERY_TIMEOUT_S,
                     )
+            except NetworkUnavailableError as err:
+                _LOGGER.warning("BACnet/IP socket unavailable: %s", err)
+                errors["base"] = "network_unavailable"
             except BacnetConfigError as err:
                 _LOGGER.debug("Who-Is to %r failed: %s", target, err)
                 errors[CONF_TARGET] = "invalid_address" if target else "no_broadcast"
@@ -204,7 +214,8 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
                 errors = await self._async_read_device(device.address, device.instance)
                 if not errors:
                     return await self.async_step_filter()
-                errors = {CONF_DEVICE: next(iter(errors.values()))}
+                if "base" not in errors:
+                    errors = {CONF_DEVICE: next(iter(errors.values()))}
         options = [
             SelectOptionDict(value=key, label=_device_label(device))
             for key, device in self._found.items()
@@ -291,6 +302,9 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
                     )
                 finally:
                     await client.close()
+        except NetworkUnavailableError as err:
+            _LOGGER.warning("BACnet/IP socket unavailable: %s", err)
+            return {"base": "network_unavailable"}
         except BacnetConfigError as err:
             _LOGGER.debug("Reading %s at %s failed: %s", instance, address, err)
             return {CONF_ADDRESS: "invalid_address"}
@@ -483,6 +497,9 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
                     _device, errors = await self._async_identify(
                         network, address, current.device_instance
                     )
+            except NetworkUnavailableError as err:
+                _LOGGER.warning("BACnet/IP socket unavailable: %s", err)
+                errors = {"base": "network_unavailable"}
             except BacnetConfigError:
                 errors = {CONF_ADDRESS: "invalid_address"}
             except BacnetError:
