@@ -11,7 +11,8 @@ The model (parameters and their sources are in the site file, simulator/sites/de
 - Outdoor air: T_out = mean + amplitude · cos(2π (hour − warmest_hour) / 24).
 - IT power follows the shop's day: a night baseline, a daytime baseline while the shop is open
   with a lunchtime peak, plus inference bursts at seeded random times (deterministic for a seed),
-  clamped to [min_w, max_w]. All electrical power becomes heat in the rack.
+  clamped to [min_w, max_w]. All electrical power becomes heat in the rack. Seeded events
+  (bursts, door openings, visits) are drawn per local day, counted from midnight.
 - Rear-door heat exchanger (RDHx): the servers heat their air stream (capacity rate
   C_air = V̇_air ρ_air c_p,air) to T_in + P/C_air; the RDHx moves
   Q_rdhx = ε · min(C_air, C_water) · (T_server_exhaust − T_return) into the loop (ε-NTU form);
@@ -444,20 +445,26 @@ class SiteModel:
 
     def _in_event(self, kind: str, t: float, hour: float) -> float:
         """The amount of the seeded event of this kind in progress at time t, or 0."""
-        day_start = t - ((hour - float(self._clock["start_hour"])) % 24.0) * 3600.0
-        day = round(day_start / DAY_S * 1000.0)
+        # Days run from local midnight, not from the start time: a day counted from a start
+        # after opening would put its own opening hours before itself and lose their events.
+        midnight_s = t - hour * 3600.0
+        day = round((midnight_s + float(self._clock["start_hour"]) * 3600.0) / DAY_S)
         events = self._events.get((kind, day))
         if events is None:
-            events = self._make_events(kind, day_start)
+            events = self._make_events(kind, day, midnight_s)
             self._events[(kind, day)] = events
-            self._events.pop((kind, day - 2000), None)
+            self._events.pop((kind, day - 2), None)
         for event in events:
             if event.start_s <= t < event.end_s:
                 return event.amount
         return 0.0
 
-    def _make_events(self, kind: str, day_start_s: float) -> list[_Event]:
-        """Seeded Poisson events within the day's opening hours (deterministic per seed)."""
+    def _make_events(self, kind: str, day: int, midnight_s: float) -> list[_Event]:
+        """Seeded Poisson events within the day's opening hours (deterministic per seed).
+
+        The seed takes the calendar day (0 = the start's day), so a local day's events are the
+        same whatever hour the simulation started at.
+        """
         rack, room = self._rack, self._room
         if kind.startswith("visit:"):
             space = self._spaces[kind.partition(":")[2]]
@@ -468,10 +475,10 @@ class SiteModel:
                 "door": (room["door_openings_per_open_hour"], room["door_open_s"], [1.0, 1.0]),
             }[kind]
         rate, (len_lo, len_hi), (amt_lo, amt_hi) = float(spec[0]), spec[1], spec[2]
-        rng = random.Random(f"{self.seed}:{kind}:{round(day_start_s)}")
-        start_h = float(self._clock["start_hour"])
-        open_s = day_start_s + (float(self._clock["open_hour"]) - start_h) * 3600.0
-        close_s = day_start_s + (float(self._clock["close_hour"]) - start_h) * 3600.0
+        # day·86400: a site that starts before opening keeps the events it always had.
+        rng = random.Random(f"{self.seed}:{kind}:{day * round(DAY_S)}")
+        open_s = midnight_s + float(self._clock["open_hour"]) * 3600.0
+        close_s = midnight_s + float(self._clock["close_hour"]) * 3600.0
         events: list[_Event] = []
         at = open_s
         while rate > 0:

@@ -88,6 +88,33 @@ def test_seeded_days_repeat_and_differ_between_seeds() -> None:
     assert first.ledgers()["it_energy_wh"] != other.ledgers()["it_energy_wh"]
 
 
+def _morning_of_day_2(start_hour: float) -> list[tuple[float, float, bool]]:
+    """Door, stockroom occupancy and burst (True/False) each 10 s from 08:00 to 12:00 of day 2."""
+    site = load_site()
+    site.params["clock"]["start_hour"] = start_hour
+    site.params["model"] = {"internal_step_s": 10.0}  # events last >= 20 s: 10 s sees each one
+    model = SiteModel(site, FaultBoard(site), seed=5)
+    model.step((24.0 + 8.0 - start_hour) * 3600.0)
+    assert model.quantity("time_of_day_h") == pytest.approx(8.0)
+    samples = []
+    for _ in range(4 * 360):
+        model.step(10.0)
+        # Before noon: open baseline + lunchtime slope + ripple < 3900 W; a burst adds >= 800 W.
+        burst = model.quantity("it_power_w") > 4000.0
+        samples.append((model.quantity("door_open"), model.quantity("occupancy.stockroom"), burst))
+    return samples
+
+
+def test_a_start_after_opening_keeps_the_next_mornings_events() -> None:
+    """Started at 12:00, day 2 still has door openings, visits and bursts before noon, the same
+    ones (by seed) as a simulation started at midnight."""
+    late = _morning_of_day_2(12.0)
+    assert sum(door for door, _, _ in late) > 0
+    assert sum(visit for _, visit, _ in late) > 0
+    assert any(burst for _, _, burst in late)
+    assert late == _morning_of_day_2(0.0)
+
+
 def test_heat_piles_up_when_no_path_takes_it() -> None:
     routed, blocked = _model(), _model()
     _route(blocked)  # every valve shut: only the bypass flows
