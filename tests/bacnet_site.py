@@ -107,6 +107,7 @@ async def setup_site(
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=name.lower().replace(" ", "_"),
+        title=name,
         data={CONF_SITE_NAME: name},
         options=BACNET_OPTIONS,
         subentries_data=list(subentries),

@@ -11,19 +11,25 @@ import asyncio
 from collections.abc import Callable
 import json
 import logging
+import socket
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microdc.bacnet_config import BacnetObjectConfig
 from custom_components.microdc.bacnet_coordinator import error_key, translated_error
 from custom_components.microdc.bacnet_options import BacnetSiteSettings
-from custom_components.microdc.const import DOMAIN, SERVICE_RELINQUISH
+from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SERVICE_RELINQUISH
 from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
 from custom_components.microdc.protocols import bacnet as transport
 from custom_components.microdc.protocols.bacnet import (
@@ -580,4 +586,38 @@ async def test_cov_renewed_before_its_lifetime_ends(
     # Still delivering after two renewals.
     outdoor_id = entity_id_of(hass, entry, "sensor", "analog-input,4")
     await cov_outdoor_change(hass, simulator, outdoor_id)
+    await _unload(hass, entry)
+
+
+async def test_socket_unavailable_raises_a_repair_issue(
+    hass: HomeAssistant, simulator: SimulatorProcess
+) -> None:
+    """The site's port is held: the site loads, its BACnet devices wait, a repair issue says why."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id="busy_shop",
+            title="Busy Shop",
+            data={CONF_SITE_NAME: "Busy Shop"},
+            options={"bacnet": {**BACNET_OPTIONS["bacnet"], "local_port": holder.getsockname()[1]}},
+            subentries_data=[device_subentry(simulator, scan_interval_s=SCAN_S)],
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.bacnet.devices == {}
+    issue_id = f"bacnet_network_unavailable_{entry.entry_id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "bacnet_network_unavailable"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["site"] == "Busy Shop"
+
+    # The port is free again: a reload sets the devices up and clears the issue.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert len(entry.runtime_data.bacnet.devices) == 1
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     await _unload(hass, entry)

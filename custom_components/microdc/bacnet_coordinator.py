@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
@@ -350,13 +350,24 @@ async def async_setup_bacnet_devices(hass: HomeAssistant, entry: MicrodcConfigEn
     ]
     if not subentries:
         return BacnetSite()
+    issue_id = f"bacnet_network_unavailable_{entry.entry_id}"
     try:
         settings = BacnetSiteSettings.from_options(entry.options)
         network = await BacnetNetwork.acquire(settings.network)
     except BacnetError as err:
         # A settings problem the message explains; a traceback would add nothing.
         _LOGGER.error("%s: BACnet devices not set up: %s", entry.title, err)  # noqa: TRY400
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.ERROR,
+            translation_key="bacnet_network_unavailable",
+            translation_placeholders={"site": entry.title, "error": str(err)},
+        )
         return BacnetSite()
+    ir.async_delete_issue(hass, DOMAIN, issue_id)
     site = BacnetSite(network)
     for subentry in subentries:
         config = BacnetDeviceConfig.from_data(subentry.data)
