@@ -15,14 +15,16 @@ ReadPropertyMultiple, WriteProperty with priority and SubscribeCOV with notifica
 
 The runner calls ``sync()`` every tick: inputs take the model's quantities, and each output's
 effective value (the priority array's winner, or the relinquish default) is applied to the model
-through ``command_valve`` / ``command_pump``. Faults read from the fault board:
+through ``command_valve`` / ``command_pump`` when it changes (each call recomputes the model).
+Faults read from the fault board:
 
 - ``device_offline`` (device = the device's name): the device neither answers nor sends. When the
   fault ends the device behaves as a controller after a power cycle: its COV subscriptions are
   gone and it announces itself with an I-Am (broadcast, and sent directly to its former
   subscribers, since on loopback test ports a broadcast reaches only its own port).
 - ``slow_replies`` (device = the device's name, ``delay_s``): every request is answered late.
-- ``valve_stuck`` (device = the valve's name): the valve keeps its position whatever is written.
+- ``valve_stuck`` (device = the valve's name): the valve keeps its position whatever is written;
+  the model handles it, so the command still reaches the model (and shows in /state).
 
 Switches for the integration's tests: ``rpm_enabled`` (off: ReadPropertyMultiple is rejected
 as an unrecognized service) and ``set_segmentation()`` (off: segmentation-supported is
@@ -327,6 +329,8 @@ class BacnetDevice:
         self._objects: dict[ObjectSpec, Any] = {}
         self._was_offline = False
         self._segmented = True
+        # The command last handed to the model per output, so sync() passes only changes.
+        self._applied: dict[ObjectSpec, float | bool] = {}
 
     @property
     def device_instance(self) -> int:
@@ -406,10 +410,16 @@ class BacnetDevice:
                 active = bool(self._model.quantity(spec.quantity))
                 obj.presentValue = BinaryPV.active if active else BinaryPV.inactive
             elif spec.type == "analog-output" and spec.valve:
-                if not self._faults.active("valve_stuck", spec.valve):
-                    self._model.command_valve(spec.valve, float(obj.presentValue))
+                # Stuck valves too: the model keeps them still but shows the real command.
+                percent = float(obj.presentValue)
+                if self._applied.get(spec) != percent:
+                    self._model.command_valve(spec.valve, percent)
+                    self._applied[spec] = percent
             elif spec.type == "binary-output" and spec.pump:
-                self._model.command_pump(bool(obj.presentValue == BinaryPV.active))
+                on = bool(obj.presentValue == BinaryPV.active)
+                if self._applied.get(spec) != on:
+                    self._model.command_pump(on)
+                    self._applied[spec] = on
 
     def _restart(self) -> None:
         """Back from offline: a power-cycled controller forgets subscriptions and says I-Am."""

@@ -28,6 +28,9 @@ import pytest
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from simulator.bacnet_device import BacnetDevice, DeviceSpec, SiteFileError
+from simulator.faults import FaultBoard
+from simulator.model import SiteModel
+from simulator.site import load_site
 
 SITE = Path(__file__).parents[2] / "simulator" / "sites" / "demo.yaml"
 DEADLINE_S = 10.0
@@ -314,12 +317,81 @@ async def test_valve_ignores_commands(site: Any, client: Client) -> None:
         priority=8,
     )
     device.sync()
-    # The command is accepted and shown, but the valve stays where it was.
+    # The command is accepted and shown, and reaches the model, which keeps a stuck valve still
+    # (test_a_stuck_valves_command_reaches_the_model, with the real model).
     assert device.priority_arrays()["tenant_a"]["priority_array"][7] == 80.0
-    assert model.valves["tenant_a"] == 0.0
-    faults.on.clear()
-    device.sync()
+    assert device.priority_arrays()["tenant_a"]["stuck"] is True
     assert model.valves["tenant_a"] == 80.0
+
+
+async def test_a_stuck_valves_command_reaches_the_model(
+    socket_enabled: None, client: Client
+) -> None:
+    """With the real model: a stuck valve's command follows the BACnet write (as /state shows
+    it), while its position stays put."""
+    site_file = load_site(SITE)
+    model = SiteModel(site_file, FaultBoard(site_file))
+    device = BacnetDevice(demo_spec(), model, model.faults, host="127.0.0.1", port=0)
+    await device.start()
+    try:
+        model.step(60.0)
+        before = model.quantity("valve_position_pct.tenant_a")
+        model.faults.add({"fault": "valve_stuck", "device": "tenant_a"})
+        await client.write_property(
+            Address(device.address),
+            oid("analog-output,2"),
+            pid("present-value"),
+            Real(80.0),
+            priority=8,
+        )
+        device.sync()
+        model.step(120.0)
+        device.sync()
+        assert model.quantity("valve_command_pct.tenant_a") == 80.0
+        assert model.valve_command["tenant_a"] == 80.0  # what /state reports as command_pct
+        assert model.quantity("valve_position_pct.tenant_a") == before != 80.0
+    finally:
+        device.close()
+
+
+class CountingModel(StandInModel):
+    """The stand-in model, counting the commands it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def command_valve(self, valve: str, percent: float) -> None:
+        self.calls += 1
+        super().command_valve(valve, percent)
+
+    def command_pump(self, on: bool) -> None:
+        self.calls += 1
+        super().command_pump(on)
+
+
+async def test_sync_passes_only_changed_commands(socket_enabled: None, client: Client) -> None:
+    model = CountingModel()
+    device = BacnetDevice(demo_spec(), model, StandInFaults(), host="127.0.0.1", port=0)
+    await device.start()  # start() syncs: five valves and the pump take their defaults
+    try:
+        assert model.calls == 6
+        device.sync()
+        device.sync()
+        assert model.calls == 6
+        await client.write_property(
+            Address(device.address),
+            oid("analog-output,1"),
+            pid("present-value"),
+            Real(40.0),
+            priority=8,
+        )
+        device.sync()
+        device.sync()
+        assert model.calls == 7
+        assert model.valves["stockroom"] == 40.0
+    finally:
+        device.close()
 
 
 async def test_rpm_refusal(site: Any, client: Client) -> None:
