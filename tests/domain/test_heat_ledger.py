@@ -308,6 +308,27 @@ def test_restore_keeps_totals_of_a_removed_destination_and_starts_new_ones() -> 
     assert restored.totals().unattributed_wh == pytest.approx(10.0)
 
 
+def test_power_of_a_circuit_with_no_known_split_counts_as_reject() -> None:
+    """Restored after its valves were reconfigured, a circuit's split is unknown until its next
+    reading: its power is recovered heat but claimed by no destination (ledger docstring)."""
+    ledger = HeatLedger([Circuit(MAIN, DESTS)], max_gap_s=60)
+    ledger.record(0.0, {MAIN: CircuitReading(power_w=3_000.0, shares=valves(0, 100))})
+    circuits = [Circuit(MAIN, ("stockroom", "tenant_b", REJECT))]
+    restored = HeatLedger.from_dict(circuits, 60, json.loads(json.dumps(ledger.to_dict())))
+    assert restored.power_by_destination_w() == {
+        "stockroom": 0.0,
+        "tenant_a": 0.0,  # a removed destination keeps its totals, not a share of power now
+        "tenant_b": 0.0,
+        REJECT: 3_000.0,
+    }
+    restored.record(
+        10.0,
+        {MAIN: CircuitReading(power_w=2_000.0, shares=shares_by_valves({"tenant_b": 100}))},
+    )
+    assert restored.power_by_destination_w()["tenant_b"] == 2_000.0
+    assert restored.power_by_destination_w()[REJECT] == 0.0
+
+
 @pytest.mark.parametrize(
     ("data", "match"),
     [

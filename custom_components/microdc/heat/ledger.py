@@ -186,14 +186,20 @@ class HeatLedger:
         """The latest power per destination (W): each circuit's last power times its shares.
 
         Circuits whose last reading had no power contribute nothing; whether a value is too old
-        to show is the caller's decision (it knows its devices' availability).
+        to show is the caller's decision (it knows its devices' availability). A circuit with
+        several destinations but no known split (restored after its valves were reconfigured,
+        until its next reading) counts as ``reject``, as when every valve is closed: its heat
+        is still recovered, but none of it is claimed as reused.
         """
         power = dict.fromkeys(self._by_destination, 0.0)
         for circuit_id, circuit in self._circuits.items():
             last = self._channels[circuit_id].last_power_w
             if last is None:
                 continue
-            shares = self._shares[circuit_id] or {circuit.destinations[0]: 1.0}
+            shares = self._shares[circuit_id]
+            if shares is None:
+                only = circuit.destinations[0] if len(circuit.destinations) == 1 else REJECT
+                shares = {only: 1.0}
             for destination, share in shares.items():
                 power[destination] += last * share
         return power
