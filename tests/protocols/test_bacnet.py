@@ -43,8 +43,9 @@ STOCKROOM_VALVE = ObjectId("analog-output", 1)
 DRY_COOLER_VALVE = ObjectId("analog-output", 5)
 OCCUPANCY = ObjectId("binary-input", 1)
 PUMP = ObjectId("binary-output", 1)
-# A short transaction timeout and no retries: an offline device is noticed in half a second.
-CONFIG = BacnetNetworkConfig(address="127.0.0.1/8", port=0, apdu_timeout_s=0.5, apdu_retries=0)
+# A short transaction timeout and no retries, so an offline device is noticed quickly; long
+# enough that a busy CI machine does not turn a slow answer into a timeout.
+CONFIG = BacnetNetworkConfig(address="127.0.0.1/8", port=0, apdu_timeout_s=1.5, apdu_retries=0)
 
 
 @dataclasses.dataclass
@@ -104,7 +105,7 @@ async def test_directed_discovery(sim: Site, network: BacnetNetwork) -> None:
 
 async def test_discovery_by_subnet_broadcast(sim: Site, network: BacnetNetwork) -> None:
     # A Who-Is to the loopback subnet's broadcast address on the device's port.
-    found = await network.discover(f"127.255.255.255:{sim.device.port}", timeout_s=1.0)
+    found = await network.discover(f"127.255.255.255:{sim.device.port}", timeout_s=2.0)
     assert [(d.instance, d.address) for d in found] == [(INSTANCE, sim.device.address)]
 
 
@@ -382,7 +383,7 @@ async def test_foreign_device_registration(socket_enabled: None) -> None:
     network = await BacnetNetwork.acquire(config)
     try:
         await until(lambda: network.foreign_registration_status == 0)
-        found = await network.discover(timeout_s=1.0)
+        found = await network.discover(timeout_s=2.0)
         assert [(d.instance, d.name) for d in found] == [(5, "bbmd")]
     finally:
         await network.release()
