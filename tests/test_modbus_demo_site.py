@@ -242,7 +242,7 @@ async def test_nan_sentinel_makes_one_entity_unavailable(site: Site) -> None:
     assert site.value("environment", "humidity") != STATE_UNAVAILABLE
 
 
-async def test_bad_register_is_split_out_and_skipped(site: Site) -> None:
+async def test_bad_register_is_split_out_skipped_and_tried_again(site: Site) -> None:
     point = PROFILES["demo_ups"].points["load"]
     await site.sim.async_inject_fault(
         "exception_replies", device="ups", address=point.address, table=point.table.value
@@ -254,6 +254,21 @@ async def test_bad_register_is_split_out_and_skipped(site: Site) -> None:
     coordinator = site.entry.runtime_data.modbus_devices[site.subentry_ids["ups"]]
     assert coordinator.device.skipped == {"load"}
     assert all("load" not in [p.key for p in block.points] for block in coordinator.device.plan)
+
+    # The device answers again: the point is read alone every 10 minutes and comes back.
+    await site.sim.async_clear_faults()
+    polls = 0
+
+    async def one_poll() -> str:
+        nonlocal polls
+        polls += 1
+        await site.tick()
+        return site.value("ups", "load")
+
+    while await one_poll() == STATE_UNAVAILABLE:
+        assert polls < 600 / SCAN_S, "load did not come back within the re-probe interval"
+    assert polls == 600 / SCAN_S  # not sooner: a refused point costs one request per interval
+    assert coordinator.device.skipped == frozenset()
 
 
 async def test_energy_continues_across_the_counter_wrap(own_site: Site) -> None:

@@ -21,6 +21,8 @@ DEFAULT_UNIT_ID: Final = 1
 DEFAULT_SCAN_INTERVAL_S: Final = 10
 DEFAULT_TIMEOUT_S: Final = 3.0
 DEFAULT_MAX_GAP: Final = 16
+# A point the device refused (illegal address) is read alone again this often.
+SUSPECT_REPROBE_S: Final = 600
 
 # The user's own profiles, relative to Home Assistant's configuration folder.
 USER_PROFILES_DIR: Final = ("microdc", "profiles")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 import logging
+import math
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigSubentry
@@ -14,7 +15,7 @@ from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN, SUBENTRY_MODBUS_DEVICE
+from .const import DOMAIN, SUBENTRY_MODBUS_DEVICE, SUSPECT_REPROBE_S
 from .decode import PointValue
 from .device_config import ModbusDeviceConfig
 from .profile import Profile
@@ -178,7 +179,12 @@ async def async_setup_modbus_devices(
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         connection = pool.acquire(config.endpoint, timeout=config.timeout_s)
         device = ModbusDevice(
-            connection, config.unit_id, profile, max_gap=config.max_gap, name=subentry.title
+            connection,
+            config.unit_id,
+            profile,
+            max_gap=config.max_gap,
+            name=subentry.title,
+            reprobe_polls=max(1, math.ceil(SUSPECT_REPROBE_S / config.scan_interval_s)),
         )
         coordinators[subentry.subentry_id] = ModbusDeviceCoordinator(
             hass, entry, subentry, device, config

@@ -12,8 +12,9 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 import logging
 import socket
 from types import MappingProxyType
-from typing import Any
+from typing import Any, override
 
+from pymodbus.constants import ExcCodes
 from pymodbus.framer import FramerType
 import pytest
 
@@ -339,3 +340,118 @@ async def test_peer_closing_mid_request_is_a_lost_connection(socket_enabled: Non
         await connection.close()
         server.close()
         await server.wait_closed()
+
+
+class RefusingPeer(Peer):
+    """The peer, answering "illegal data address" for reads touching chosen holding registers
+    (a device that refuses registers while it boots)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refuse: set[int] = set()
+
+    @override
+    async def _apply_holding(
+        self,
+        function_code: int,
+        start_address: int,
+        address: int,
+        count: int,
+        registers: list[int],
+        values: Any,
+    ) -> Any:
+        if function_code == 3 and any(address <= a < address + count for a in self.refuse):
+            return ExcCodes.ILLEGAL_ADDRESS
+        return await super()._apply_holding(
+            function_code, start_address, address, count, registers, values
+        )
+
+
+@pytest.fixture
+async def refusing_peer(socket_enabled: None) -> AsyncGenerator[RefusingPeer]:
+    server = RefusingPeer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+HOLDING_ONLY = Profile(
+    "holding_only",
+    "Test",
+    "T1",
+    "modbus",
+    MappingProxyType(
+        {k: p for k, p in PROFILE.points.items() if p.table is Table.HOLDING and k != "missing"}
+    ),
+)
+
+
+async def test_a_refused_point_is_tried_again_and_rejoins_the_plan(
+    refusing_peer: RefusingPeer,
+) -> None:
+    refusing_peer.refuse = {2}  # temperature
+    connection = ModbusConnection(refusing_peer.endpoint, timeout=2)
+    device = ModbusDevice(connection, 1, HOLDING_ONLY, max_gap=3, reprobe_polls=2)
+    try:
+        first = await device.poll()
+        assert first.skipped == {"temperature"}
+        assert first.values["temperature"] is None
+        assert first.values["power"] == GOOD_VALUES["power"]
+        # Not due yet: the next poll reads the plan only, the suspect stays out.
+        second = await device.poll()
+        assert second.statistics.requests == len(device.plan)
+        assert second.skipped == {"temperature"}
+        refusing_peer.refuse.clear()  # the device has finished booting
+        blocks = len(device.plan)
+        third = await device.poll()  # the second poll after the refusal re-reads it alone
+        assert third.statistics.requests == blocks + 1
+        assert third.skipped == frozenset()
+        assert third.values["temperature"] == GOOD_VALUES["temperature"]
+        # Nothing is suspect any more: the merged plan is back.
+        fourth = await device.poll()
+        assert [(b.address, b.count) for b in device.plan] == [(0, 6), (12, 1)]
+        assert fourth.statistics.requests == 2
+        assert dict(fourth.values) == {
+            k: v for k, v in GOOD_VALUES.items() if k in HOLDING_ONLY.points
+        }
+    finally:
+        await connection.close()
+
+
+async def test_a_suspect_still_refused_waits_another_round(
+    refusing_peer: RefusingPeer,
+) -> None:
+    refusing_peer.refuse = {12}  # after_gap
+    connection = ModbusConnection(refusing_peer.endpoint, timeout=2)
+    device = ModbusDevice(connection, 1, HOLDING_ONLY, max_gap=3, reprobe_polls=2)
+    try:
+        await device.poll()
+        plan = device.plan
+        requests = [(await device.poll()).statistics.requests for _ in range(4)]
+        # Re-read alone every second poll, refused each time; the plan stays tight.
+        assert requests == [len(plan), len(plan) + 1, len(plan), len(plan) + 1]
+        assert device.skipped == {"after_gap"}
+        assert device.plan == plan
+    finally:
+        await connection.close()
+
+
+async def test_a_poll_with_every_read_refused_fails_and_skips_nothing(
+    refusing_peer: RefusingPeer,
+) -> None:
+    refusing_peer.refuse = set(range(20))  # everything, as a device still starting up
+    connection = ModbusConnection(refusing_peer.endpoint, timeout=2)
+    device = ModbusDevice(connection, 1, HOLDING_ONLY, max_gap=3)
+    plan = device.plan
+    try:
+        with pytest.raises(ModbusExceptionCodeError) as caught:
+            await device.poll()
+        assert caught.value.code == 2
+        assert device.skipped == frozenset()
+        assert device.plan == plan
+        refusing_peer.refuse.clear()
+        result = await device.poll()
+        assert result.skipped == frozenset()
+        assert result.values["after_gap"] == GOOD_VALUES["after_gap"]
+    finally:
+        await connection.close()

@@ -11,7 +11,10 @@ No Home Assistant imports; everything is async and nothing blocks the event loop
   closes the socket.
 - ModbusDevice: one unit id with a profile. poll() reads the planned blocks and decodes every
   point. A block that fails with an illegal-address exception is split until the offending points
-  are found; they are skipped from then on (logged once) and the plan keeps the good halves.
+  are found; they become suspects (logged once) and the plan keeps the good halves. A suspect is
+  read alone again every `reprobe_polls` polls and rejoins the plan when it answers: a device
+  that refuses a register while it boots must not lose that point for good. A poll in which
+  every block is refused is a failed poll, not a reason to skip every point.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ _LOGGER = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 3.0  # seconds per request
 DEFAULT_BACKOFF_INITIAL = 1.0  # seconds before the first reconnect attempt after a failure
 DEFAULT_BACKOFF_MAX = 60.0
+DEFAULT_REPROBE_POLLS = 60  # a refused point is tried again every 60 polls (10 min at 10 s)
 
 # Modbus exception codes (Modbus application protocol v1.1b3, section 7).
 ILLEGAL_FUNCTION = 1
@@ -369,18 +373,30 @@ class ModbusDevice:
         max_gap: int = DEFAULT_MAX_GAP,
         name: str | None = None,
         clock: Clock = time.monotonic,
+        reprobe_polls: int = DEFAULT_REPROBE_POLLS,
+        report_skips: bool = True,
     ) -> None:
-        """Plan the reads; nothing is sent until the first poll."""
+        """Plan the reads; nothing is sent until the first poll.
+
+        report_skips=False logs refused points at debug level only (the config flow's probe,
+        whose verdict the form shows).
+        """
         if not 0 <= unit_id <= 255:
             raise ValueError(f"unit id {unit_id} is outside 0..255")
+        if reprobe_polls < 1:
+            raise ValueError("reprobe_polls must be at least 1")
         self.connection = connection
         self.unit_id = unit_id
         self.profile = profile
         self.name = name or f"{profile.profile_id} unit {unit_id}"
+        self.reprobe_polls = reprobe_polls
         self._clock = clock
-        self._skipped: set[str] = set()
-        self._plan: tuple[ReadBlock, ...] = plan_reads(profile.points.values(), max_gap=max_gap)
+        self._skip_level = logging.WARNING if report_skips else logging.DEBUG
+        # Suspect point key -> polls left until it is read alone again.
+        self._suspects: dict[str, int] = {}
         self._available: bool | None = None
+        self._full_plan = plan_reads(profile.points.values(), max_gap=max_gap)
+        self._plan: tuple[ReadBlock, ...] = self._full_plan
         self.last_statistics: PollStatistics | None = None
 
     @property
@@ -390,40 +406,50 @@ class ModbusDevice:
 
     @property
     def skipped(self) -> frozenset[str]:
-        """Points the device refuses (illegal address); they are no longer read."""
-        return frozenset(self._skipped)
+        """Points the device refuses (illegal address); re-read alone now and then."""
+        return frozenset(self._suspects)
 
     async def poll(self) -> PollResult:
         """Read every point once; raises a ModbusError when the device cannot be read."""
         started = self._clock()
         counters = _PollCounters()
         plan: list[ReadBlock] = []
+        refused: dict[str, int] = {}  # newly refused point -> exception code
         try:
             for block in self._plan:
-                plan.extend(await self._read_block(block, counters))
+                plan.extend(await self._read_block(block, counters, refused))
+            if refused and not plan:
+                # Nothing answered: a device still booting or a gateway in trouble, not a
+                # profile with bad addresses. Fail the poll and keep the plan.
+                code = next(iter(refused.values()))
+                raise ModbusExceptionCodeError(
+                    code, f"{self.name}: every read refused with exception code {code}"
+                )
+            recovered = await self._reprobe(counters)
         except ModbusError as err:
             self._record(counters, started, len(self._plan))
             if self._available is not False:
                 _LOGGER.warning("%s is unavailable: %s", self.name, err)
             self._available = False
             raise
-        self._plan = tuple(plan)
         if self._available is False:
             _LOGGER.info("%s has recovered", self.name)
         self._available = True
+        for key, code in refused.items():
+            self._suspect(self.profile.points[key], code)
+        self._plan = self._replan(plan, recovered)
         values: dict[str, PointValue | None] = {}
-        for block in self._plan:
-            for point in block.points:
-                data = counters.raw[point.key]
-                if point.table.is_bits:
-                    values[point.key] = decode_bits(point, [bool(bit) for bit in data])
-                else:
-                    values[point.key] = decode_registers(point, [int(word) for word in data])
-        for key in self._skipped:
+        for key, data in counters.raw.items():
+            point = self.profile.points[key]
+            if point.table.is_bits:
+                values[key] = decode_bits(point, [bool(bit) for bit in data])
+            else:
+                values[key] = decode_registers(point, [int(word) for word in data])
+        for key in self._suspects:
             values[key] = None
         return PollResult(
             values=MappingProxyType(values),
-            skipped=frozenset(self._skipped),
+            skipped=frozenset(self._suspects),
             statistics=self._record(counters, started, len(self._plan)),
         )
 
@@ -436,7 +462,9 @@ class ModbusDevice:
         )
         return self.last_statistics
 
-    async def _read_block(self, block: ReadBlock, counters: _PollCounters) -> list[ReadBlock]:
+    async def _read_block(
+        self, block: ReadBlock, counters: _PollCounters, refused: dict[str, int]
+    ) -> list[ReadBlock]:
         """Read a block, splitting it on an address error; returns the blocks that worked."""
         counters.requests += 1
         try:
@@ -446,12 +474,11 @@ class ModbusDevice:
             if err.code not in _ADDRESS_EXCEPTIONS:
                 raise
             if len(block.points) == 1:
-                point = block.points[0]
-                self._skip(point, err.code)
+                refused[block.points[0].key] = err.code
                 return []
             good: list[ReadBlock] = []
             for half in split_block(block):
-                good.extend(await self._read_block(half, counters))
+                good.extend(await self._read_block(half, counters, refused))
             return good
         except ModbusError:
             counters.errors += 1
@@ -460,15 +487,48 @@ class ModbusDevice:
             counters.raw[point.key] = data[block.slice_for(point)]
         return [block]
 
-    def _skip(self, point: Point, code: int) -> None:
-        if point.key in self._skipped:
-            return
-        self._skipped.add(point.key)
-        _LOGGER.warning(
-            "%s: skipping point %s (%s %d): the device answers exception code %d",
+    async def _reprobe(self, counters: _PollCounters) -> list[Point]:
+        """Read each suspect that is due alone; return those that answered."""
+        recovered: list[Point] = []
+        for key in list(self._suspects):
+            self._suspects[key] -= 1
+            if self._suspects[key] > 0:
+                continue
+            point = self.profile.points[key]
+            single = ReadBlock(point.table, point.address, point.count, (point,))
+            refused: dict[str, int] = {}
+            if await self._read_block(single, counters, refused):
+                recovered.append(point)
+            else:
+                self._suspects[key] = self.reprobe_polls
+        return recovered
+
+    def _replan(self, plan: list[ReadBlock], recovered: list[Point]) -> tuple[ReadBlock, ...]:
+        for point in recovered:
+            del self._suspects[point.key]
+            _LOGGER.info("%s: point %s answers again", self.name, point.key)
+        if not recovered:
+            return tuple(plan)
+        if not self._suspects:
+            # Every refusal was passing: back to the merged plan. A gap the device does not
+            # serve is split out again on the next poll, at the cost of a few requests.
+            return self._full_plan
+        singles = [ReadBlock(p.table, p.address, p.count, (p,)) for p in recovered]
+        order = list(Table)
+        return tuple(
+            sorted([*plan, *singles], key=lambda b: (order.index(b.table), b.address, b.count))
+        )
+
+    def _suspect(self, point: Point, code: int) -> None:
+        self._suspects[point.key] = self.reprobe_polls
+        _LOGGER.log(
+            self._skip_level,
+            "%s: skipping point %s (%s %d): the device answers exception code %d; "
+            "it is tried again every %d polls",
             self.name,
             point.key,
             point.table,
             point.address,
             code,
+            self.reprobe_polls,
         )
