@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from datetime import timedelta
+import logging
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -200,6 +201,8 @@ async def test_outage_and_recovery_without_reload(
     hass.data[MODBUS_POOL] = ModbusConnectionPool(backoff_initial=0.05, backoff_max=0.2)
     entry = await _site(hass, "Corner Shop", _device(peer.port, 1))
     runtime = entry.runtime_data
+    caplog.set_level(logging.INFO, logger="custom_components.microdc")
+    caplog.clear()
     await peer.stop()
     await clock.tick()
     await clock.tick()
@@ -215,9 +218,16 @@ async def test_outage_and_recovery_without_reload(
         await clock.tick()
     assert _state(hass, entry, "power").state == "6553.9"
     assert entry.runtime_data is runtime  # no reload
-    messages = [r.getMessage() for r in caplog.records if r.name.startswith("custom_components")]
-    assert sum("is unavailable" in m for m in messages) == 1
-    assert sum("has recovered" in m for m in messages) == 1
+    # Logged once each, by the coordinator alone: no second report from the transport.
+    records = [
+        (r.levelno, r.getMessage())
+        for r in caplog.records
+        if r.name.startswith("custom_components.microdc") and r.levelno >= logging.INFO
+    ]
+    assert len(records) == 2, records
+    assert records[0][0] == logging.ERROR
+    assert records[0][1].startswith("Error fetching Test T1 (unit 1) data")
+    assert records[1] == (logging.INFO, "Fetching Test T1 (unit 1) data recovered")
 
 
 @pytest.mark.usefixtures("user_profiles")

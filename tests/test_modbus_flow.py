@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,7 @@ async def test_errors_on_the_right_field(
     unit_id: int,
     profile: str,
     errors: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     result = await _start(hass, site)
     result = await hass.config_entries.subentries.async_configure(
@@ -131,6 +133,15 @@ async def test_errors_on_the_right_field(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
+    # A wrong answer in a form is the form's error, not a warning in the log. (The fixture's
+    # broken.yaml is reported by the profile store, on purpose.)
+    assert not [
+        r
+        for r in caplog.records
+        if r.name.startswith("custom_components.microdc")
+        and r.name != "custom_components.microdc.profile_store"
+        and r.levelno >= logging.WARNING
+    ]
     # The form keeps what was typed, and a corrected answer goes through.
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], _input(peer.port)

@@ -119,7 +119,9 @@ async def async_probe_device(
     gateways accept a single TCP client, which is already microdc.
     """
     connection = pool.acquire(config.endpoint, timeout=config.timeout_s)
-    device = ModbusDevice(connection, config.unit_id, profile, max_gap=config.max_gap)
+    device = ModbusDevice(
+        connection, config.unit_id, profile, max_gap=config.max_gap, report_skips=False
+    )
     try:
         result = await device.poll()
     except ModbusConnectError:

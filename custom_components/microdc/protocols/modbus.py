@@ -394,7 +394,6 @@ class ModbusDevice:
         self._skip_level = logging.WARNING if report_skips else logging.DEBUG
         # Suspect point key -> polls left until it is read alone again.
         self._suspects: dict[str, int] = {}
-        self._available: bool | None = None
         self._full_plan = plan_reads(profile.points.values(), max_gap=max_gap)
         self._plan: tuple[ReadBlock, ...] = self._full_plan
         self.last_statistics: PollStatistics | None = None
@@ -428,13 +427,10 @@ class ModbusDevice:
             recovered = await self._reprobe(counters)
         except ModbusError as err:
             self._record(counters, started, len(self._plan))
-            if self._available is not False:
-                _LOGGER.warning("%s is unavailable: %s", self.name, err)
-            self._available = False
+            # Debug only: the caller reports an outage (Home Assistant's coordinator logs it
+            # once, the config flow shows it on the form).
+            _LOGGER.debug("%s: poll failed: %s", self.name, err)
             raise
-        if self._available is False:
-            _LOGGER.info("%s has recovered", self.name)
-        self._available = True
         for key, code in refused.items():
             self._suspect(self.profile.points[key], code)
         self._plan = self._replan(plan, recovered)
