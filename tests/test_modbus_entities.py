@@ -351,3 +351,31 @@ async def test_missing_profile_raises_a_repair_issue(
     await hass.async_block_till_done()
     assert ir.async_get(hass).async_get_issue(DOMAIN, f"profile_missing_{subentry_id}") is None
     assert _state(hass, entry, "power").state == "6553.9"
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_a_profile_with_impossible_numbers_leaves_the_rest_running(
+    hass: HomeAssistant, peer: ModbusPeerThread, user_profiles: Path
+) -> None:
+    """A power limit of 0 would make every counter reading incredible: the profile is
+    refused with its file, point and field, and the site's other devices keep their sensors."""
+    bad = TEST_PROFILE_YAML.replace("precision: 1}", "precision: 1, max: 0}")
+    assert bad != TEST_PROFILE_YAML
+    (user_profiles / "test_bad.yaml").write_text(bad, encoding="utf-8")
+    good = _device(peer.port, 1)
+    broken = ConfigSubentry(
+        data=MappingProxyType({**_device(peer.port, 2).data, "profile": "test_bad"}),
+        subentry_type=SUBENTRY_MODBUS_DEVICE,
+        title="Test bad (unit 2)",
+        unique_id=f"{HOST}:{peer.port}:2",
+    )
+    entry = await _site(hass, "Corner Shop", good, broken)
+    assert entry.state is ConfigEntryState.LOADED
+    assert _state(hass, entry, "power").state == "6553.9"
+    issues = ir.async_get(hass)
+    invalid = issues.async_get_issue(DOMAIN, "invalid_profiles")
+    assert invalid is not None
+    assert invalid.translation_placeholders is not None
+    assert "test_bad.yaml: points.power.max" in invalid.translation_placeholders["errors"]
+    broken_id = next(s.subentry_id for s in entry.subentries.values() if s.title == broken.title)
+    assert issues.async_get_issue(DOMAIN, f"profile_missing_{broken_id}") is not None

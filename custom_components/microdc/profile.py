@@ -113,6 +113,10 @@ ROLES = frozenset(
 STATE_CLASSES = ("measurement", "total", "total_increasing")
 ENTITY_CATEGORIES = ("diagnostic", "config")
 PROTOCOLS = ("modbus",)
+# Roles whose numbers the entities build on: counters are totals that only count up, and a
+# power point's max bounds the energy its counter may credibly add between two readings.
+COUNTER_ROLES = frozenset({"it_energy", "heat_meter_energy"})
+POWER_ROLES = frozenset({"it_power", "heat_meter_power"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +369,10 @@ def _check_point(file: str, key: str, data: Mapping[str, Any]) -> list[ProfileEr
         error("min", f"min {data['min']} is above max {data['max']}")
     if "scale" in data and data["scale"] == 0:
         error("scale", "must not be 0")
+    elif data.get("role") in COUNTER_ROLES and data.get("scale", 1) < 0:
+        error("scale", f"an energy counter's scale must be positive, got {data['scale']}")
+    if data.get("role") in POWER_ROLES and "max" in data and data["max"] <= 0:
+        error("max", f"a power point's max must be above 0, got {data['max']}")
     return errors
 
 

@@ -28,14 +28,12 @@ from .entity import MicrodcModbusEntity, name_from_key
 from .heat.counter import CounterEvent, CounterSpec, EnergyCounter
 from .heat.errors import HeatDomainError
 from .heat_sensor import async_setup_heat_sensors
-from .profile import DataType, Point, Profile
+from .profile import COUNTER_ROLES, DataType, Point, Profile
 
 _LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0  # coordinator-fed: entities never poll by themselves
 
-# Roles whose points are counters that wrap; shown as a continuous total in kWh.
-COUNTER_ROLES = frozenset({"it_energy", "heat_meter_energy"})
 _WH_PER_UNIT = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1_000_000.0}
 _W_PER_UNIT = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
 # The power point whose valid maximum bounds a counter's credible step.

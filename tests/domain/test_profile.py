@@ -175,6 +175,27 @@ def test_top_level_errors() -> None:
         ),
         ("{address: 0, data_type: u16}", "table", "required key not provided"),
         ("{table: holding, address: 0, data_type: u16, nan: [x]}", "nan", "expected a number"),
+        # Numbers the entities rely on: a counter counts up, a power limit is above zero.
+        (
+            "{table: holding, address: 0, data_type: u32, role: it_energy, unit: Wh, scale: -1}",
+            "scale",
+            "an energy counter's scale must be positive",
+        ),
+        (
+            "{table: holding, address: 0, data_type: u32, role: heat_meter_energy, scale: -0.1}",
+            "scale",
+            "an energy counter's scale must be positive",
+        ),
+        (
+            "{table: holding, address: 0, data_type: u16, role: it_power, unit: W, max: 0}",
+            "max",
+            "a power point's max must be above 0",
+        ),
+        (
+            "{table: holding, address: 0, data_type: s16, role: heat_meter_power, max: -5}",
+            "max",
+            "a power point's max must be above 0",
+        ),
     ],
 )
 def test_point_rules(point: str, field: str, message: str) -> None:
