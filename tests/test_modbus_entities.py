@@ -98,7 +98,9 @@ def _state(hass: HomeAssistant, entry: MockConfigEntry, key: str, unit_id: int =
     )
     registry = er.async_get(hass)
     platform = (
-        "binary_sensor" if key in {"door", "on_battery", "low_battery", "ups_fault"} else ("sensor")
+        "binary_sensor"
+        if key in {"door", "door_rear", "on_battery", "low_battery", "ups_fault"}
+        else "sensor"
     )
     entity_id = registry.async_get_entity_id(platform, DOMAIN, f"{subentry_id}_{key}")
     assert entity_id is not None, key
@@ -379,3 +381,34 @@ async def test_a_profile_with_impossible_numbers_leaves_the_rest_running(
     assert "test_bad.yaml: points.power.max" in invalid.translation_placeholders["errors"]
     broken_id = next(s.subentry_id for s in entry.subentries.values() if s.title == broken.title)
     assert issues.async_get_issue(DOMAIN, f"profile_missing_{broken_id}") is not None
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_a_role_shared_by_several_points_names_them_by_key(
+    hass: HomeAssistant, peer: ModbusPeerThread, user_profiles: Path
+) -> None:
+    """Two inlet temperatures or two doors must not both be called by their role's name."""
+    twins = (
+        TEST_PROFILE_YAML
+        + "  temperature_rear: {table: holding, address: 7, data_type: s16, scale: 0.1,\n"
+        "                     unit: °C, role: inlet_temperature, device_class: temperature}\n"
+        "  door_rear: {table: discrete_input, address: 3, data_type: bool, role: door_open}\n"
+    )
+    (user_profiles / "test_t1.yaml").write_text(twins, encoding="utf-8")
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1))
+    names = {
+        key: _state(hass, entry, key).attributes["friendly_name"]
+        for key in ("temperature", "temperature_rear", "door", "door_rear")
+    }
+    assert names == {
+        "temperature": "Test T1 (unit 1) Temperature",
+        "temperature_rear": "Test T1 (unit 1) Temperature rear",
+        "door": "Test T1 (unit 1) Door",
+        "door_rear": "Test T1 (unit 1) Door rear",
+    }
+    assert _state(hass, entry, "temperature_rear").state == "0.7"
+    # A role of one point keeps its translated name.
+    registry = er.async_get(hass)
+    power = registry.async_get(_state(hass, entry, "power").entity_id)
+    assert power is not None
+    assert power.translation_key == "it_power"

@@ -18,7 +18,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import MicrodcConfigEntry
 from .bacnet_entity import async_add_bacnet_entities
 from .coordinator import ModbusDeviceCoordinator
-from .entity import MicrodcModbusEntity, name_from_key
+from .entity import MicrodcModbusEntity, name_from_key, point_name
 from .profile import DataType, Point, Profile
 from .ups_options import ups_limits
 
@@ -109,11 +109,11 @@ def describe_binary_sensors(profile: Profile) -> list[MicrodcBinarySensorEntityD
         category = EntityCategory(point.entity_category) if point.entity_category else None
         if point.data_type is DataType.BOOL:
             role_class = _BOOL_ROLES.get(point.role or "")
+            named = point_name(profile, point) if role_class else {"name": name_from_key(point.key)}
             descriptions.append(
                 MicrodcBinarySensorEntityDescription(
                     key=point.key,
-                    translation_key=point.role if role_class else None,
-                    name=None if role_class else name_from_key(point.key),
+                    **named,
                     device_class=role_class or _device_class(point),
                     entity_category=category,
                     entity_registry_enabled_default=point.enabled_by_default,

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .coordinator import ModbusDeviceCoordinator
+from .profile import Point, Profile
 
 
 def name_from_key(key: str) -> str:
     """A readable name for a point the profile gives no role (hence no translation)."""
     return key.replace("_", " ").capitalize()
+
+
+def point_name(profile: Profile, point: Point) -> dict[str, Any]:
+    """How an entity of a point is named: its role's translation, or its key.
+
+    A role shared by several points of a profile (five valve positions) would give each the
+    same name, so those are named from their keys, as points without a role are.
+    """
+    if point.role and sum(p.role == point.role for p in profile.points.values()) == 1:
+        return {"translation_key": point.role}
+    return {"name": name_from_key(point.key)}
 
 
 class MicrodcModbusEntity(CoordinatorEntity[ModbusDeviceCoordinator]):

@@ -24,7 +24,7 @@ from homeassistant.helpers.typing import StateType
 from . import MicrodcConfigEntry
 from .bacnet_entity import async_add_bacnet_entities
 from .coordinator import ModbusDeviceCoordinator
-from .entity import MicrodcModbusEntity, name_from_key
+from .entity import MicrodcModbusEntity, point_name
 from .heat.counter import CounterEvent, CounterSpec, EnergyCounter
 from .heat.errors import HeatDomainError
 from .heat_sensor import async_setup_heat_sensors
@@ -80,11 +80,9 @@ def _device_class(point: Point) -> SensorDeviceClass | None:
         return None
 
 
-def _base(point: Point) -> dict[str, Any]:
+def _base(profile: Profile, point: Point) -> dict[str, Any]:
     """What every sensor of a point takes from the profile."""
-    named: dict[str, Any] = (
-        {"translation_key": point.role} if point.role else {"name": name_from_key(point.key)}
-    )
+    named = point_name(profile, point)
     return {
         "key": point.key,
         "point": point,
@@ -104,7 +102,7 @@ def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
             if point.role == "ups_status":
                 descriptions.append(
                     MicrodcSensorEntityDescription(
-                        **_base(point),
+                        **_base(profile, point),
                         device_class=SensorDeviceClass.ENUM,
                         options=list(UPS_STATES),
                         value_fn=ups_state,
@@ -114,7 +112,7 @@ def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
         if point.data_type is DataType.ENUM:
             descriptions.append(
                 MicrodcSensorEntityDescription(
-                    **_base(point),
+                    **_base(profile, point),
                     device_class=SensorDeviceClass.ENUM,
                     options=sorted(set(point.labels.values())),
                     value_fn=_enum,
@@ -124,7 +122,7 @@ def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
         if point.role in COUNTER_ROLES and point.unit in _WH_PER_UNIT:
             descriptions.append(
                 MicrodcSensorEntityDescription(
-                    **_base(point),
+                    **_base(profile, point),
                     device_class=SensorDeviceClass.ENERGY,
                     state_class=SensorStateClass.TOTAL_INCREASING,
                     native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
@@ -137,7 +135,7 @@ def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
             continue
         descriptions.append(
             MicrodcSensorEntityDescription(
-                **_base(point),
+                **_base(profile, point),
                 device_class=_device_class(point),
                 state_class=SensorStateClass(point.state_class) if point.state_class else None,
                 native_unit_of_measurement=point.unit,
