@@ -28,7 +28,7 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
 from custom_components.microdc.coordinator import MODBUS_POOL
-from custom_components.microdc.protocols.modbus import ModbusConnectionPool
+from custom_components.microdc.protocols.modbus import Endpoint, ModbusConnectionPool
 from tests.modbus_peer import HOST, TEST_PROFILE_YAML, ModbusPeerThread
 
 SCAN_S = 10
@@ -412,3 +412,38 @@ async def test_a_role_shared_by_several_points_names_them_by_key(
     power = registry.async_get(_state(hass, entry, "power").entity_id)
     assert power is not None
     assert power.translation_key == "it_power"
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_a_site_that_fails_to_set_up_gives_its_connections_back(
+    hass: HomeAssistant, peer: ModbusPeerThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setup fails after the Modbus devices took their connections: they are released."""
+    pool = hass.data[MODBUS_POOL] = ModbusConnectionPool()
+
+    async def failing_forward(*_args: Any) -> None:
+        raise RuntimeError("injected: a platform failed to set up")
+
+    # No peer can make Home Assistant's platform setup fail: the failure is injected here.
+    monkeypatch.setattr(hass.config_entries, "async_forward_entry_setups", failing_forward)
+    device = _device(peer.port, 1)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="corner_shop",
+        data={CONF_SITE_NAME: "Corner Shop"},
+        subentries_data=[
+            {
+                "data": dict(device.data),
+                "subentry_type": device.subentry_type,
+                "title": device.title,
+                "unique_id": device.unique_id,
+            }
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    assert peer.connections == 1  # the device was read before the failure
+    assert pool.users(Endpoint(HOST, peer.port)) == 0
+    await _closed(peer)

@@ -22,11 +22,7 @@ from .bacnet_coordinator import (
     async_setup_bacnet_devices,
 )
 from .const import CONF_SITE_NAME, DOMAIN
-from .coordinator import (
-    ModbusDeviceCoordinator,
-    async_release_modbus_devices,
-    async_setup_modbus_devices,
-)
+from .coordinator import ModbusDeviceCoordinator, async_setup_modbus_devices
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -112,7 +108,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> 
     """Unload a site and everything it started."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        await async_release_modbus_devices(hass, entry.runtime_data.modbus_devices)
         # Relinquish microdc's BACnet commands first: the building's control takes over.
+        # The Modbus devices stop and release their connections afterwards, in the entry's
+        # on-unload callbacks (which also run when setup fails).
         await async_release_bacnet_devices(entry.runtime_data.bacnet)
     return unloaded

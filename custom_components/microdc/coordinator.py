@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+import functools
 import logging
 import math
 from typing import TYPE_CHECKING
@@ -140,6 +141,9 @@ async def async_setup_modbus_devices(
 ) -> dict[str, ModbusDeviceCoordinator]:
     """Build a coordinator per Modbus device subentry and read each once.
 
+    Each coordinator stops, and each connection reference is released, through the entry's
+    on-unload callbacks (a coordinator registers its own shutdown).
+
     A device that cannot be read now starts unavailable and keeps being polled: one dead UPS
     card must not keep the rest of the site from loading.
     """
@@ -178,6 +182,9 @@ async def async_setup_modbus_devices(
             continue
         ir.async_delete_issue(hass, DOMAIN, issue_id)
         connection = pool.acquire(config.endpoint, timeout=config.timeout_s)
+        # Given back when the site unloads, and also when its setup fails after this point
+        # (Home Assistant runs on-unload callbacks then too, but not async_unload_entry).
+        entry.async_on_unload(functools.partial(pool.release, connection))
         device = ModbusDevice(
             connection,
             config.unit_id,
@@ -191,15 +198,3 @@ async def async_setup_modbus_devices(
         )
     await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
     return coordinators
-
-
-async def async_release_modbus_devices(
-    hass: HomeAssistant, coordinators: dict[str, ModbusDeviceCoordinator]
-) -> None:
-    """Give every device's connection back; the last user of an endpoint closes it."""
-    pool = hass.data.get(MODBUS_POOL)
-    if pool is None:
-        return
-    for coordinator in coordinators.values():
-        await coordinator.async_shutdown()
-        await pool.release(coordinator.device.connection)
