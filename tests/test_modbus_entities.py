@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from datetime import timedelta
 import logging
 from pathlib import Path
+import struct
 from types import MappingProxyType
 from typing import Any
 
@@ -447,3 +448,38 @@ async def test_a_site_that_fails_to_set_up_gives_its_connections_back(
     assert peer.connections == 1  # the device was read before the failure
     assert pool.users(Endpoint(HOST, peer.port)) == 0
     await _closed(peer)
+
+
+FLOAT_METER_YAML = """\
+manufacturer: Test
+model: Float meter
+protocol: modbus
+points:
+  energy: {table: holding, address: 8, data_type: f32, unit: Wh, role: it_energy,
+           device_class: energy, state_class: total_increasing}
+"""
+
+
+def _f32_words(value: float) -> dict[int, int]:
+    word = struct.unpack(">I", struct.pack(">f", value))[0]
+    return {8: word >> 16, 9: word & 0xFFFF}
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_a_float_energy_counter_keeps_its_fractions(
+    hass: HomeAssistant, peer: ModbusPeerThread, clock: Clock, user_profiles: Path
+) -> None:
+    """An f32 counter is a total in its own right: no rounding to whole counts."""
+    (user_profiles / "test_float_meter.yaml").write_text(FLOAT_METER_YAML, encoding="utf-8")
+    peer.holding.update(_f32_words(1234.5))
+    device = ConfigSubentry(
+        data=MappingProxyType({**_device(peer.port, 1).data, "profile": "test_float_meter"}),
+        subentry_type=SUBENTRY_MODBUS_DEVICE,
+        title="Test T1 (unit 1)",
+        unique_id=f"{HOST}:{peer.port}:1",
+    )
+    entry = await _site(hass, "Corner Shop", device)
+    assert float(_state(hass, entry, "energy").state) == pytest.approx(1.2345)
+    peer.holding.update(_f32_words(1234.75))  # a quarter of a watt-hour later
+    await clock.tick()
+    assert float(_state(hass, entry, "energy").state) == pytest.approx(1.23475)

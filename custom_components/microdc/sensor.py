@@ -260,7 +260,9 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
         value = self.coordinator.value(self._point.key)
         if not isinstance(value, int | float) or isinstance(value, bool):
             return  # a missing reading leaves the baseline: the next step spans the gap
-        raw = round((value - self._point.offset) / self._point.scale)
+        raw: float = (value - self._point.offset) / self._point.scale
+        if self._point.data_type not in (DataType.F32, DataType.F64):
+            raw = round(raw)  # an integer register counts whole steps; a float keeps fractions
         now = time.monotonic()
         # After a restart the time since the restored baseline is unknown: no power bound.
         # A poll sooner than the scan interval (a manual refresh) only loosens the bound.
