@@ -334,6 +334,30 @@ async def test_energy_total_survives_a_restart_and_a_wrap_meanwhile(
 
 
 @pytest.mark.usefixtures("user_profiles")
+async def test_a_replaced_meter_after_a_restart_adds_no_energy(
+    hass: HomeAssistant, peer: ModbusPeerThread
+) -> None:
+    """The last reading's wall-clock time survives the restart, so the jump to a new meter's
+    reading 10 s later is judged against the largest credible power, as within a run."""
+    mock_restore_cache_with_extra_data(
+        hass,
+        [
+            (
+                State("sensor.test_t1_unit_1_it_energy", "1.0"),
+                {
+                    "total_wh": 1000.0,
+                    "counter": {"last_raw": 1000},
+                    "last_reading_at": dt_util.utcnow().timestamp() - SCAN_S,
+                },
+            )
+        ],
+    )
+    # The peer's counter stands at 262149 Wh: 261 kWh in 10 s is no power a site draws.
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1))
+    assert float(_state(hass, entry, "energy").state) == pytest.approx(1.0)
+
+
+@pytest.mark.usefixtures("user_profiles")
 async def test_missing_profile_raises_a_repair_issue(
     hass: HomeAssistant, peer: ModbusPeerThread, tmp_path: Path
 ) -> None:

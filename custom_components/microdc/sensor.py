@@ -20,6 +20,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData
 from homeassistant.helpers.typing import StateType
+from homeassistant.util import dt as dt_util
 
 from . import MicrodcConfigEntry
 from .bacnet_entity import async_add_bacnet_entities
@@ -198,9 +199,14 @@ class MicrodcSensor(MicrodcModbusEntity, SensorEntity):
 class _CounterStoredData(ExtraStoredData):
     total_wh: float | None
     counter: dict[str, Any]
+    last_reading_at: float | None  # wall-clock (Unix) time of the baseline's reading
 
     def as_dict(self) -> dict[str, Any]:
-        return {"total_wh": self.total_wh, "counter": self.counter}
+        return {
+            "total_wh": self.total_wh,
+            "counter": self.counter,
+            "last_reading_at": self.last_reading_at,
+        }
 
 
 class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
@@ -227,7 +233,8 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
         )
         self._counter = EnergyCounter(self._spec)
         self._total_wh: float | None = None
-        self._last_reading_at: float | None = None
+        self._last_reading_at: float | None = None  # monotonic, within this run
+        self._last_reading_wall: float | None = None  # wall clock, survives a restart
 
     async def async_added_to_hass(self) -> None:
         """Restore the total and the counter's baseline, then take the current reading."""
@@ -239,6 +246,9 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
                 self._total_wh = float(total)
                 try:
                     self._counter = EnergyCounter.from_dict(self._spec, data.get("counter") or {})
+                    at = data.get("last_reading_at")
+                    if isinstance(at, int | float) and not isinstance(at, bool):
+                        self._last_reading_wall = float(at)
                 except HeatDomainError as err:
                     _LOGGER.warning("%s: stored counter dropped: %s", self.entity_id, err)
         self._take_reading()
@@ -246,7 +256,7 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
     @property
     def extra_restore_state_data(self) -> _CounterStoredData:  # type: ignore[override]
         """What survives a restart: the total and the baseline it continues from."""
-        return _CounterStoredData(self._total_wh, self._counter.to_dict())
+        return _CounterStoredData(self._total_wh, self._counter.to_dict(), self._last_reading_wall)
 
     @callback
     @override
@@ -263,15 +273,19 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
         raw: float = (value - self._point.offset) / self._point.scale
         if self._point.data_type not in (DataType.F32, DataType.F64):
             raw = round(raw)  # an integer register counts whole steps; a float keeps fractions
-        now = time.monotonic()
-        # After a restart the time since the restored baseline is unknown: no power bound.
-        # A poll sooner than the scan interval (a manual refresh) only loosens the bound.
-        elapsed = (
-            None
-            if self._last_reading_at is None
-            else max(now - self._last_reading_at, self.coordinator.config.scan_interval_s)
-        )
-        self._last_reading_at = now
+        now, wall = time.monotonic(), dt_util.utcnow().timestamp()
+        # Within a run the monotonic clock measures the time since the last reading; after a
+        # restart the wall clock stored with the baseline does (stored data without it: no
+        # power bound). A poll sooner than the scan interval (a manual refresh, or a wall
+        # clock set back) only loosens the bound.
+        if self._last_reading_at is not None:
+            since: float | None = now - self._last_reading_at
+        elif self._last_reading_wall is not None:
+            since = wall - self._last_reading_wall
+        else:
+            since = None
+        elapsed = None if since is None else max(since, self.coordinator.config.scan_interval_s)
+        self._last_reading_at, self._last_reading_wall = now, wall
         try:
             step = self._counter.advance(raw, elapsed)
         except HeatDomainError as err:
