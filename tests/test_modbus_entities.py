@@ -507,3 +507,24 @@ async def test_a_float_energy_counter_keeps_its_fractions(
     peer.holding.update(_f32_words(1234.75))  # a quarter of a watt-hour later
     await clock.tick()
     assert float(_state(hass, entry, "energy").state) == pytest.approx(1.23475)
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_missing_profile_issue_goes_with_its_device_or_site(
+    hass: HomeAssistant, peer: ModbusPeerThread, tmp_path: Path
+) -> None:
+    (tmp_path / "microdc" / "profiles" / "test_t1.yaml").unlink()
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1), _device(peer.port, 2))
+    first, second = entry.subentries
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, f"profile_missing_{first}") is not None
+    assert issues.async_get_issue(DOMAIN, f"profile_missing_{second}") is not None
+
+    hass.config_entries.async_remove_subentry(entry, first)  # the site reloads
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, f"profile_missing_{first}") is None
+    assert issues.async_get_issue(DOMAIN, f"profile_missing_{second}") is not None
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, f"profile_missing_{second}") is None

@@ -22,7 +22,11 @@ from .bacnet_coordinator import (
     async_setup_bacnet_devices,
 )
 from .const import CONF_SITE_NAME, DOMAIN
-from .coordinator import ModbusDeviceCoordinator, async_setup_modbus_devices
+from .coordinator import (
+    ModbusDeviceCoordinator,
+    async_delete_profile_issues,
+    async_setup_modbus_devices,
+)
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -113,3 +117,8 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> 
         # on-unload callbacks (which also run when setup fails).
         await async_release_bacnet_devices(entry.runtime_data.bacnet)
     return unloaded
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> None:
+    """Remove what would outlive a removed site: its devices' repair issues."""
+    async_delete_profile_issues(hass, entry)

@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
@@ -39,6 +39,9 @@ _LOGGER = logging.getLogger(__name__)
 
 # One pool for every site: two sites reading through one gateway still share its socket.
 MODBUS_POOL: HassKey[ModbusConnectionPool] = HassKey(f"{DOMAIN}_modbus_pool")
+
+
+_PROFILE_MISSING = "profile_missing_"  # + subentry id: a device whose profile is gone
 
 
 def _error_key(err: ModbusError) -> str:
@@ -152,6 +155,7 @@ async def async_setup_modbus_devices(
         for subentry in entry.subentries.values()
         if subentry.subentry_type == SUBENTRY_MODBUS_DEVICE
     ]
+    async_delete_stale_profile_issues(hass)
     if not subentries:
         return {}
     profiles = (await async_load_profiles(hass)).profiles
@@ -160,7 +164,7 @@ async def async_setup_modbus_devices(
     for subentry in subentries:
         config = ModbusDeviceConfig.from_data(subentry.data)
         profile = profiles.get(config.profile_id)
-        issue_id = f"profile_missing_{subentry.subentry_id}"
+        issue_id = f"{_PROFILE_MISSING}{subentry.subentry_id}"
         if profile is None:
             _LOGGER.error(
                 "%s: profile %s is missing or invalid; the device is not set up",
@@ -198,3 +202,27 @@ async def async_setup_modbus_devices(
         )
     await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
     return coordinators
+
+
+@callback
+def async_delete_stale_profile_issues(hass: HomeAssistant) -> None:
+    """Delete the missing-profile issues of devices that no longer exist in any site."""
+    devices = {
+        subentry_id
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for subentry_id in entry.subentries
+    }
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        if (
+            domain == DOMAIN
+            and issue_id.startswith(_PROFILE_MISSING)
+            and issue_id.removeprefix(_PROFILE_MISSING) not in devices
+        ):
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+
+
+@callback
+def async_delete_profile_issues(hass: HomeAssistant, entry: MicrodcConfigEntry) -> None:
+    """Delete the missing-profile issues of a site's devices (the site is being removed)."""
+    for subentry_id in entry.subentries:
+        ir.async_delete_issue(hass, DOMAIN, f"{_PROFILE_MISSING}{subentry_id}")
