@@ -19,6 +19,8 @@ from custom_components.microdc.const import (
     DOMAIN,
     SUBENTRY_MODBUS_DEVICE,
 )
+from custom_components.microdc.coordinator import MODBUS_POOL
+from custom_components.microdc.protocols.modbus import Endpoint, ModbusConnectionPool
 from tests.modbus_peer import HOST, TEST_PROFILE_YAML, WRONG_PROFILE_YAML, ModbusPeer
 
 POLLING = {"polling": {"scan_interval": 10, "timeout": 0.5, "max_gap": 3}}
@@ -271,3 +273,46 @@ async def test_bad_profile_files_raise_a_repair_issue(
     (tmp_path / "microdc" / "profiles" / "broken.yaml").unlink()
     await _start(hass, site)
     assert registry.async_get_issue(DOMAIN, "invalid_profiles") is None
+
+
+@pytest.mark.usefixtures("user_profiles", "socket_enabled")
+async def test_probe_tries_now_while_the_sites_connection_backs_off(hass: HomeAssistant) -> None:
+    """The gateway was down when the site started; it is back, and the user adds a unit: the
+    probe must not wait out the site's back-off, nor leave its own timeout on the site's."""
+    hass.data[MODBUS_POOL] = ModbusConnectionPool(backoff_initial=60, backoff_max=60)
+    peer = ModbusPeer()
+    await peer.start()
+    port = peer.port
+    await peer.stop()
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="corner_shop",
+        data={CONF_SITE_NAME: "Corner Shop"},
+        subentries_data=[
+            {
+                "data": _input(port, unit_id=1),
+                "subentry_type": SUBENTRY_MODBUS_DEVICE,
+                "title": "Test T1 (unit 1)",
+                "unique_id": f"{HOST}:{port}:1",
+            }
+        ],
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    connection = next(iter(entry.runtime_data.modbus_devices.values())).device.connection
+    assert connection.backoff == 60  # the first poll failed: the next try is a minute away
+    await peer.start()  # same port
+    try:
+        result = await _start(hass, entry)
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {**_input(port, unit_id=2), "polling": {**POLLING["polling"], "timeout": 7}},
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert connection.timeout == 0.5  # the site's own, not the probe's 7 s
+        await hass.async_block_till_done()  # the site reloads with its new device
+        assert hass.data[MODBUS_POOL].users(Endpoint(HOST, port)) == 2
+    finally:
+        await hass.config_entries.async_unload(entry.entry_id)
+        await peer.stop()

@@ -195,6 +195,7 @@ async def async_setup_modbus_devices(
             profile,
             max_gap=config.max_gap,
             name=subentry.title,
+            timeout=config.timeout_s,
             reprobe_polls=max(1, math.ceil(SUSPECT_REPROBE_S / config.scan_interval_s)),
         )
         coordinators[subentry.subentry_id] = ModbusDeviceCoordinator(

@@ -120,7 +120,12 @@ async def async_probe_device(
     """
     connection = pool.acquire(config.endpoint, timeout=config.timeout_s)
     device = ModbusDevice(
-        connection, config.unit_id, profile, max_gap=config.max_gap, report_skips=False
+        connection,
+        config.unit_id,
+        profile,
+        max_gap=config.max_gap,
+        timeout=config.timeout_s,
+        probe=True,
     )
     try:
         result = await device.poll()

@@ -172,7 +172,7 @@ async def test_devices_behind_one_endpoint_share_one_socket(peer: Peer) -> None:
     first = pool.acquire(peer.endpoint, timeout=1)
     second = pool.acquire(peer.endpoint, timeout=2)
     assert first is second
-    assert first.timeout == 2  # the longest timeout any device asked for
+    assert first.timeout == 1  # a later user's timeout does not change the first's
     assert pool.users(peer.endpoint) == 2
     good = {k: p for k, p in PROFILE.points.items() if k != "missing"}
     profile = Profile("good", "Test", "T1", "modbus", MappingProxyType(good))
@@ -460,5 +460,40 @@ async def test_a_poll_with_every_read_refused_fails_and_skips_nothing(
         result = await device.poll()
         assert result.skipped == frozenset()
         assert result.values["after_gap"] == GOOD_VALUES["after_gap"]
+    finally:
+        await connection.close()
+
+
+async def test_each_device_reads_with_its_own_timeout(silent_peer: int) -> None:
+    """A device's timeout goes with its requests; the shared connection's stays as it was."""
+    connection = ModbusConnection(Endpoint(HOST, silent_peer), timeout=60)
+    device = ModbusDevice(connection, 1, PROFILE, timeout=0.2)
+    try:
+        async with asyncio.timeout(20):  # a deadline: with the connection's 60 s it would fail
+            with pytest.raises(ModbusTimeoutError):
+                await device.poll()
+    finally:
+        await connection.close()
+    assert connection.timeout == 60
+
+
+async def test_a_probe_connects_while_the_connection_backs_off(peer: Peer) -> None:
+    now = [0.0]
+    connection = ModbusConnection(
+        peer.endpoint, timeout=2, backoff_initial=60, clock=lambda: now[0]
+    )
+    site_device = ModbusDevice(connection, 1, PROFILE)
+    probe = ModbusDevice(connection, 2, PROFILE, probe=True)
+    try:
+        await peer.stop()
+        with pytest.raises(ModbusConnectError, match="cannot connect"):
+            await site_device.poll()
+        await peer.start()  # back, but the site's connection waits out its 60 s
+        with pytest.raises(ModbusConnectError, match="next attempt in"):
+            await site_device.poll()
+        # The user adding a device waits on a form: the probe tries now, and succeeds.
+        assert (await probe.poll()).values["mode"] == "run"
+        assert connection.backoff == 0
+        assert (await site_device.poll()).values["mode"] == "run"  # and the site is back too
     finally:
         await connection.close()

@@ -39,6 +39,10 @@ from .block_planner import DEFAULT_MAX_GAP, ReadBlock, plan_reads, split_block
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 3.0  # seconds per request
+# pymodbus's own request timeout: far above any of ours (the flow allows up to 60 s), so
+# that ours always fire first and pymodbus neither logs each lost answer nor counts them
+# towards closing the socket itself.
+_LIBRARY_TIMEOUT = 120.0
 DEFAULT_BACKOFF_INITIAL = 1.0  # seconds before the first reconnect attempt after a failure
 DEFAULT_BACKOFF_MAX = 60.0
 DEFAULT_REPROBE_POLLS = 60  # a refused point is tried again every 60 polls (10 min at 10 s)
@@ -151,12 +155,12 @@ class ModbusConnection:
         """The current wait after a failed connect (0 while connects succeed)."""
         return self._backoff
 
-    async def _connect(self) -> AsyncModbusTcpClient:
+    async def _connect(self, timeout_s: float, ignore_backoff: bool) -> AsyncModbusTcpClient:
         if self._client is not None and self._client.connected:
             return self._client
         self._drop()
         now = self._clock()
-        if now < self._next_attempt:
+        if now < self._next_attempt and not ignore_backoff:
             raise ModbusConnectError(
                 f"{self.endpoint}: not reachable, next attempt in {self._next_attempt - now:.1f} s"
             )
@@ -172,16 +176,14 @@ class ModbusConnection:
             self.endpoint.host,
             port=self.endpoint.port,
             framer=_FRAMERS[self.endpoint.framing],
-            # Our own timeouts (below and in _execute) fire first, so that pymodbus neither
-            # logs each lost answer nor counts them towards closing the socket itself.
-            timeout=self.timeout + 1,
+            timeout=_LIBRARY_TIMEOUT,
             retries=0,  # retrying is the poller's decision, not the library's
             reconnect_delay=0,  # reconnects are ours: capped backoff, no background task
             name=f"microdc {self.endpoint.host}:{self.endpoint.port}",
             trace_connect=note_connection,
         )
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(timeout_s):
                 connected = await client.connect()
         except OSError, TimeoutError:
             connected = False
@@ -206,14 +208,30 @@ class ModbusConnection:
             self._client = None
 
     async def read(
-        self, unit_id: int, table: Table, address: int, count: int
+        self,
+        unit_id: int,
+        table: Table,
+        address: int,
+        count: int,
+        *,
+        timeout_s: float | None = None,
+        ignore_backoff: bool = False,
     ) -> list[int] | list[bool]:
-        """Read count registers (or bits) from one table of one unit."""
+        """Read count registers (or bits) from one table of one unit.
+
+        timeout_s: this request's own (default: the connection's), so that one device's
+        setting does not change another's. ignore_backoff: try to connect even while failed
+        connects back off (a user waiting on a form should not be told "cannot connect"
+        because of the site's earlier failures).
+        """
         if self._closed:
             raise ModbusConnectError(f"{self.endpoint}: connection closed")
+        timeout_s = self.timeout if timeout_s is None else timeout_s
         async with self._lock:
-            client = await self._connect()
-            response = await self._execute(client, unit_id, table, address, count)
+            client = await self._connect(timeout_s, ignore_backoff)
+            response = await self._execute(
+                client, unit_id, table, address, count, timeout_s=timeout_s
+            )
         if isinstance(response, ExceptionResponse) or response.isError():
             code = getattr(response, "exception_code", 0)
             message = (
@@ -237,7 +255,14 @@ class ModbusConnection:
         return registers
 
     async def _execute(
-        self, client: AsyncModbusTcpClient, unit_id: int, table: Table, address: int, count: int
+        self,
+        client: AsyncModbusTcpClient,
+        unit_id: int,
+        table: Table,
+        address: int,
+        count: int,
+        *,
+        timeout_s: float,
     ) -> ModbusPDU:
         match table:
             case Table.HOLDING:
@@ -253,7 +278,7 @@ class ModbusConnection:
         hang_up = asyncio.ensure_future(lost.wait())
         try:
             await asyncio.wait(
-                (answer, hang_up), timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED
+                (answer, hang_up), timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             # Also when this task is cancelled: end both helpers and collect their outcome, so
@@ -296,10 +321,10 @@ class ModbusConnectionPool:
         self._users: dict[Endpoint, int] = {}
 
     def acquire(self, endpoint: Endpoint, *, timeout: float = DEFAULT_TIMEOUT) -> ModbusConnection:
-        """The endpoint's connection, created on first use.
+        """The endpoint's connection, created on first use with this default timeout.
 
-        Devices behind one endpoint share one request timeout: the longest any of them asked for,
-        so that the slowest unit on a gateway is not cut short.
+        Devices behind one endpoint pass their own timeout with each request (ModbusDevice),
+        so acquiring never changes another user's.
         """
         connection = self._connections.get(endpoint)
         if connection is None:
@@ -311,8 +336,6 @@ class ModbusConnectionPool:
             )
             self._connections[endpoint] = connection
             self._users[endpoint] = 0
-        else:
-            connection.timeout = max(connection.timeout, timeout)
         self._users[endpoint] += 1
         return connection
 
@@ -374,12 +397,14 @@ class ModbusDevice:
         name: str | None = None,
         clock: Clock = time.monotonic,
         reprobe_polls: int = DEFAULT_REPROBE_POLLS,
-        report_skips: bool = True,
+        timeout: float | None = None,
+        probe: bool = False,
     ) -> None:
         """Plan the reads; nothing is sent until the first poll.
 
-        report_skips=False logs refused points at debug level only (the config flow's probe,
-        whose verdict the form shows).
+        timeout: this device's request timeout (default: the connection's). probe=True is the
+        config flow's one-off read: it connects even while the connection backs off, and logs
+        refused points at debug level only (the form shows the verdict).
         """
         if not 0 <= unit_id <= 255:
             raise ValueError(f"unit id {unit_id} is outside 0..255")
@@ -391,7 +416,9 @@ class ModbusDevice:
         self.name = name or f"{profile.profile_id} unit {unit_id}"
         self.reprobe_polls = reprobe_polls
         self._clock = clock
-        self._skip_level = logging.WARNING if report_skips else logging.DEBUG
+        self.timeout = timeout
+        self._probe = probe
+        self._skip_level = logging.DEBUG if probe else logging.WARNING
         # Suspect point key -> polls left until it is read alone again.
         self._suspects: dict[str, int] = {}
         self._full_plan = plan_reads(profile.points.values(), max_gap=max_gap)
@@ -464,7 +491,14 @@ class ModbusDevice:
         """Read a block, splitting it on an address error; returns the blocks that worked."""
         counters.requests += 1
         try:
-            data = await self.connection.read(self.unit_id, block.table, block.address, block.count)
+            data = await self.connection.read(
+                self.unit_id,
+                block.table,
+                block.address,
+                block.count,
+                timeout_s=self.timeout,
+                ignore_backoff=self._probe,
+            )
         except ModbusExceptionCodeError as err:
             counters.errors += 1
             if err.code not in _ADDRESS_EXCEPTIONS:
