@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-import logging
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -18,11 +17,9 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from . import MicrodcConfigEntry
 from .bacnet_entity import async_add_bacnet_entities
 from .coordinator import ModbusDeviceCoordinator
-from .entity import MicrodcModbusEntity, name_from_key, point_name
+from .entity import MicrodcModbusEntity, device_class_of, name_from_key, point_name
 from .profile import DataType, Point, Profile
 from .ups_options import ups_limits
-
-_LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0  # coordinator-fed
 
@@ -92,16 +89,6 @@ def _low_battery(profile: Profile, status_key: str) -> IsOnFn:
     return is_on
 
 
-def _device_class(point: Point) -> BinarySensorDeviceClass | None:
-    if point.device_class is None:
-        return None
-    try:
-        return BinarySensorDeviceClass(point.device_class)
-    except ValueError:
-        _LOGGER.warning("%s: %s is not a binary sensor device class", point.key, point.device_class)
-        return None
-
-
 def describe_binary_sensors(profile: Profile) -> list[MicrodcBinarySensorEntityDescription]:
     """A binary sensor per bool point and per bitfield flag (UPS flags by their meaning)."""
     descriptions = []
@@ -114,7 +101,7 @@ def describe_binary_sensors(profile: Profile) -> list[MicrodcBinarySensorEntityD
                 MicrodcBinarySensorEntityDescription(
                     key=point.key,
                     **named,
-                    device_class=role_class or _device_class(point),
+                    device_class=role_class or device_class_of(point, BinarySensorDeviceClass),
                     entity_category=category,
                     entity_registry_enabled_default=point.enabled_by_default,
                     is_on_fn=_bool_point(point.key),

@@ -2,6 +2,8 @@
 
 from typing import Final
 
+from .protocols import block_planner, modbus
+
 DOMAIN: Final = "microdc"
 
 CONF_SITE_NAME: Final = "site_name"
@@ -19,8 +21,9 @@ CONF_MAX_GAP: Final = "max_gap"
 DEFAULT_MODBUS_PORT: Final = 502
 DEFAULT_UNIT_ID: Final = 1
 DEFAULT_SCAN_INTERVAL_S: Final = 10
-DEFAULT_TIMEOUT_S: Final = 3.0
-DEFAULT_MAX_GAP: Final = 16
+# The form's defaults are the transport's own (one definition each).
+DEFAULT_TIMEOUT_S: Final = modbus.DEFAULT_TIMEOUT
+DEFAULT_MAX_GAP: Final = block_planner.DEFAULT_MAX_GAP
 # A point the device refused (illegal address) is read alone again this often.
 SUSPECT_REPROBE_S: Final = 600
 

@@ -1,10 +1,12 @@
-"""A Modbus device subentry's settings, typed (pure: no Home Assistant imports)."""
+"""A Modbus device subentry's settings, typed."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from homeassistant.const import CONF_HOST, CONF_PORT
 
 from .const import (
     CONF_FRAMING,
@@ -20,9 +22,6 @@ from .const import (
     DEFAULT_TIMEOUT_S,
 )
 from .protocols.modbus import Endpoint, Framing
-
-CONF_HOST = "host"  # the same keys as homeassistant.const, without importing it here
-CONF_PORT = "port"
 
 
 @dataclass(frozen=True, slots=True)

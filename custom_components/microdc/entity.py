@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+import logging
 from typing import Any
 
 from homeassistant.helpers.entity import EntityDescription
@@ -14,6 +16,20 @@ from .profile import Point, Profile
 def name_from_key(key: str) -> str:
     """A readable name for a point the profile gives no role (hence no translation)."""
     return key.replace("_", " ").capitalize()
+
+
+_LOGGER = logging.getLogger(__name__)
+
+
+def device_class_of[C: StrEnum](point: Point, classes: type[C]) -> C | None:
+    """The point's device class among a platform's classes (None, logged, if it is not one)."""
+    if point.device_class is None:
+        return None
+    try:
+        return classes(point.device_class)
+    except ValueError:
+        _LOGGER.warning("%s: %s is not a %s", point.key, point.device_class, classes.__name__)
+        return None
 
 
 def point_name(profile: Profile, point: Point) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from homeassistant.util import dt as dt_util
 from . import MicrodcConfigEntry
 from .bacnet_entity import async_add_bacnet_entities
 from .coordinator import ModbusDeviceCoordinator
-from .entity import MicrodcModbusEntity, point_name
+from .entity import MicrodcModbusEntity, device_class_of, point_name
 from .heat.counter import CounterEvent, CounterSpec, EnergyCounter
 from .heat.errors import HeatDomainError
 from .heat_sensor import async_setup_heat_sensors
@@ -69,16 +69,6 @@ def ups_state(flags: Any) -> StateType:
     if not isinstance(flags, frozenset):
         return None
     return next((state for state in UPS_STATES[:-1] if state in flags), "off")
-
-
-def _device_class(point: Point) -> SensorDeviceClass | None:
-    if point.device_class is None:
-        return None
-    try:
-        return SensorDeviceClass(point.device_class)
-    except ValueError:
-        _LOGGER.warning("%s: %s is not a sensor device class", point.key, point.device_class)
-        return None
 
 
 def _base(profile: Profile, point: Point) -> dict[str, Any]:
@@ -137,7 +127,7 @@ def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
         descriptions.append(
             MicrodcSensorEntityDescription(
                 **_base(profile, point),
-                device_class=_device_class(point),
+                device_class=device_class_of(point, SensorDeviceClass),
                 state_class=SensorStateClass(point.state_class) if point.state_class else None,
                 native_unit_of_measurement=point.unit,
                 suggested_display_precision=point.precision,
