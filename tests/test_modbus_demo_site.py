@@ -305,6 +305,11 @@ async def test_diagnostics_are_redacted(hass: HomeAssistant, site: Site) -> None
     served = (await site.sim.async_state())["modbus"]["ups"]["points"]["status"]["value"]
     assert ups["values"]["status"] == sorted(served)
     assert all(s["unique_id"] == "**REDACTED**" for s in diagnostics["subentries"])
+    # The site's name often is the shop's: redacted too. Device titles (profile names) stay.
+    assert diagnostics["entry"]["title"] == "**REDACTED**"
+    assert diagnostics["entry"]["data"]["site_name"] == "**REDACTED**"
+    assert "Demo" not in text  # the site's name, nowhere
+    assert ups["title"] == "ups"
 
 
 async def test_simulator_restart_mid_run(

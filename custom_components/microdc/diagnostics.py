@@ -1,24 +1,26 @@
 """Diagnostics download: the site's configuration, each device's profile, plan and last poll.
 
-Host names, addresses and unique ids (which embed the host) are redacted: a support thread
-must not publish where a shop's equipment sits on its network.
+Host names, addresses, unique ids (which embed the host) and the site's name are redacted: a
+support thread must not publish whose shop it is or where its equipment sits on its network.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.components.diagnostics import REDACTED, async_redact_data
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 
 from . import MicrodcConfigEntry
+from .const import CONF_SITE_NAME
 from .coordinator import ModbusDeviceCoordinator
 from .heat_accounting import heat_diagnostics
 
 # BACnet: the devices' addresses and the site's own (bacnet_options.py) are network locations.
 TO_REDACT = {
     CONF_HOST,
+    CONF_SITE_NAME,  # often the shop's own name
     "unique_id",
     "endpoint",
     "address",
@@ -86,7 +88,8 @@ async def async_get_config_entry_diagnostics(
     """Everything support needs to see why a device reads wrong, without where it is."""
     return {
         "entry": async_redact_data(
-            {"title": entry.title, "data": dict(entry.data), "options": dict(entry.options)},
+            # The entry's title is the site's name (device titles are profile names: kept).
+            {"title": REDACTED, "data": dict(entry.data), "options": dict(entry.options)},
             TO_REDACT,
         ),
         "subentries": [
