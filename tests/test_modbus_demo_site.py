@@ -11,6 +11,7 @@ from collections.abc import AsyncGenerator, Callable
 from datetime import timedelta
 import json
 import math
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -26,6 +27,7 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+import custom_components.microdc
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
 from custom_components.microdc.coordinator import MODBUS_POOL
 from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
@@ -367,3 +369,25 @@ async def test_flow_adds_a_demo_device(
     subentry: ConfigSubentry = next(iter(entry.subentries.values()))
     assert subentry.data["unit_id"] == 4
     assert isinstance(subentry.data, MappingProxyType)
+
+
+async def test_enum_points_without_a_role_have_translated_states(site: Site) -> None:
+    """Built-in profiles' enum points without a role still show translated names and states."""
+    strings = json.loads(
+        (Path(custom_components.microdc.__file__).parent / "strings.json").read_text("utf-8")
+    )["entity"]["sensor"]
+    registry = er.async_get(site.hass)
+    checked = 0
+    for device, subentry_id in site.subentry_ids.items():
+        profile = site.entry.runtime_data.modbus_devices[subentry_id].profile
+        for point in profile.points.values():
+            if point.data_type is not DataType.ENUM or point.role is not None:
+                continue
+            entity_id = registry.async_get_entity_id("sensor", DOMAIN, f"{subentry_id}_{point.key}")
+            assert entity_id is not None
+            entry = registry.async_get(entity_id)
+            assert entry is not None
+            assert entry.translation_key in strings, (device, point.key)
+            assert set(point.labels.values()) <= set(strings[entry.translation_key]["state"])
+            checked += 1
+    assert checked >= 1  # the UPS's output source
