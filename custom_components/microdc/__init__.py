@@ -27,6 +27,7 @@ from .coordinator import (
     async_delete_profile_issues,
     async_setup_modbus_devices,
 )
+from .heat_accounting import heat_store
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -72,13 +73,19 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> b
         model="Micro data centre site",
         entry_type=dr.DeviceEntryType.SERVICE,
     )
+    modbus_devices = await async_setup_modbus_devices(hass, entry)
+    bacnet = await async_setup_bacnet_devices(hass, entry)
     entry.runtime_data = SiteRuntimeData(
-        site_name=site_name,
-        modbus_devices=await async_setup_modbus_devices(hass, entry),
-        bacnet=await async_setup_bacnet_devices(hass, entry),
+        site_name=site_name, modbus_devices=modbus_devices, bacnet=bacnet
     )
     _reload_when_subentries_change(hass, entry)
-    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    try:
+        await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    except BaseException:
+        # async_unload_entry does not run after a failed setup: give the shared BACnet
+        # socket back here (Modbus connections go back through the on-unload callbacks).
+        await async_release_bacnet_devices(bacnet)
+        raise
     return True
 
 
@@ -120,5 +127,6 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> None:
-    """Remove what would outlive a removed site: its devices' repair issues."""
+    """Remove what would outlive a removed site: its repair issues and its heat ledger."""
     async_delete_profile_issues(hass, entry)
+    await heat_store(hass, entry.entry_id).async_remove()

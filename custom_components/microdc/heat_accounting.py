@@ -271,9 +271,7 @@ class SiteHeatAccounting:
         self.it = self._new_it_channel()
         self.today: PeriodStart | None = None
         self.it_power_w: float | None = None
-        self._store: Store[dict[str, Any]] = Store(
-            hass, STORE_VERSION, f"{DOMAIN}.heat.{entry.entry_id}"
-        )
+        self._store = heat_store(hass, entry.entry_id)
         self._listeners: list[CALLBACK_TYPE] = []
         self._unsubscribe: list[CALLBACK_TYPE] = []
 
@@ -514,6 +512,11 @@ class SiteHeatAccounting:
         if recovered is None or self.it_power_w is None:
             return None
         return recovery_ratio(recovered, self.it_power_w)
+
+
+def heat_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
+    """Where a site's heat ledger is kept between restarts."""
+    return Store(hass, STORE_VERSION, f"{DOMAIN}.heat.{entry_id}")
 
 
 def heat_diagnostics(hass: HomeAssistant, entry: ConfigEntry[Any]) -> dict[str, Any] | None:
