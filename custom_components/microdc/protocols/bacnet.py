@@ -301,6 +301,10 @@ class _SharedApplication(Application):  # type: ignore[misc]
         self.close()
 
     def close(self) -> None:
+        # A request still in flight keeps a timer of bacpypes3's; on a closed socket it would
+        # only fire later, so stop them with the socket.
+        for transaction in (*self.asap.clientTransactions, *self.asap.serverTransactions):
+            transaction.stop_timer()
         self.link.close()
 
 
