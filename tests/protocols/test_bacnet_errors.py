@@ -1,0 +1,343 @@
+"""The BACnet transport when things go wrong: bad input, refusals, silence, a closed socket.
+
+Against the simulator's BACnet device over 127.0.0.1, as test_bacnet.py; its helpers and
+settings (1.5 s transaction timeout, no retries) are reused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import dataclasses
+import logging
+from typing import Any
+
+import pytest
+
+from custom_components.microdc.protocols.bacnet import (
+    BacnetConfigError,
+    BacnetError,
+    BacnetNetwork,
+    BacnetTimeoutError,
+    BacnetUnknownObjectError,
+    CovSubscription,
+    ObjectId,
+    PointReading,
+)
+
+from .test_bacnet import (
+    CONFIG,
+    DEVICE_NAME,
+    INSTANCE,
+    STOCKROOM_VALVE,
+    SUPPLY_T,
+    Site,
+    is_available,
+    start_site,
+    until,
+)
+
+MISSING = ObjectId("analog-input", 99)
+
+
+@pytest.fixture
+async def sim(socket_enabled: None) -> AsyncIterator[Site]:
+    site = await start_site()
+    yield site
+    site.device.close()
+
+
+@pytest.fixture
+async def network(socket_enabled: None) -> AsyncIterator[BacnetNetwork]:
+    net = await BacnetNetwork.acquire(CONFIG)
+    yield net
+    while net.references:
+        await net.release()
+
+
+def go_offline(sim: Site) -> None:
+    sim.faults.add({"fault": "device_offline", "device": DEVICE_NAME})
+    sim.device.sync()
+
+
+def subscribe_counts(sim: Site) -> int:
+    return sim.device.request_counts().get("subscribe-cov", 0)
+
+
+def is_active(subscription: CovSubscription) -> bool:
+    # A function, so that type narrowing does not outlive an await.
+    return subscription.active
+
+
+# --- bad settings and bad input: a clear error, nothing sent ------------------------------
+
+
+@pytest.mark.parametrize(
+    "change", [{"apdu_timeout_s": 0.0}, {"apdu_retries": -1}], ids=["timeout", "retries"]
+)
+def test_bad_timeout_settings(change: dict[str, Any]) -> None:
+    with pytest.raises(BacnetConfigError, match="APDU timeout"):
+        dataclasses.replace(CONFIG, **change)
+
+
+async def test_bad_bbmd_address_leaves_no_socket(socket_enabled: None) -> None:
+    with pytest.raises(BacnetConfigError, match="BBMD"):
+        await BacnetNetwork.acquire(dataclasses.replace(CONFIG, bbmd_address="not a host"))
+    # The failed attempt did not become the shared network: the next acquire opens afresh.
+    network = await BacnetNetwork.acquire(CONFIG)
+    try:
+        assert network.references == 1
+        assert network.foreign_registration_status is None  # not a foreign device
+    finally:
+        await network.release()
+
+
+async def test_bad_input_is_refused_before_sending(sim: Site, network: BacnetNetwork) -> None:
+    with pytest.raises(BacnetConfigError, match="not a BACnet/IP address"):
+        network.device("not an address", INSTANCE)
+    with pytest.raises(BacnetConfigError, match="not a BACnet/IP address"):
+        await network.discover("not an address")
+    with pytest.raises(ValueError, match="low_limit and high_limit"):
+        await network.discover(sim.device.address, low_limit=1)
+
+    client = network.device(sim.device.address, INSTANCE)
+    with pytest.raises(ValueError, match="not a BACnet object"):
+        await client.read_property(ObjectId("no-such-type", 1), "present-value")
+    with pytest.raises(ValueError, match="not a BACnet property"):
+        await client.read_property(SUPPLY_T, "no-such-property")
+    with pytest.raises(ValueError, match="lifetime_s"):
+        await client.subscribe_cov(SUPPLY_T, lambda reading: None, lifetime_s=-1)
+    assert await client.read_properties([]) == {}
+    assert await client.read_properties([(SUPPLY_T, ())]) == {}
+    assert client.requests_sent == 0
+    assert client.subscriptions == ()
+    assert subscribe_counts(sim) == 0
+
+
+async def test_closed_network(sim: Site, socket_enabled: None) -> None:
+    network = await BacnetNetwork.acquire(CONFIG)
+    client = network.device(sim.device.address, INSTANCE)
+    assert (await client.read_present_values([SUPPLY_T]))[SUPPLY_T].error is None
+    await network.release()
+
+    # A client kept past the last release gets a BacnetError, not a bacpypes3 one nor a hang.
+    with pytest.raises(BacnetError, match="closed") as raised:
+        await client.read_present_values([SUPPLY_T])
+    assert not isinstance(raised.value, BacnetTimeoutError)
+    with pytest.raises(BacnetError, match="closed"):
+        await network.discover(sim.device.address)
+    with pytest.raises(BacnetError, match="closed"):
+        _ = network.foreign_registration_status
+    # The next user gets a fresh, working network.
+    reopened = await BacnetNetwork.acquire(CONFIG)
+    try:
+        assert reopened is not network
+        fresh = reopened.device(sim.device.address, INSTANCE)
+        assert (await fresh.read_present_values([SUPPLY_T]))[SUPPLY_T].error is None
+    finally:
+        await reopened.release()
+
+
+# --- discovery and identification -----------------------------------------------------------
+
+
+async def test_concurrent_discoveries_keep_their_ranges(socket_enabled: None) -> None:
+    # Both I-Ams reach both listeners (one socket); each discovery keeps only its range.
+    first, second = await start_site(), await start_site(47111, "hvac-controller-2")
+    network = await BacnetNetwork.acquire(CONFIG)
+    try:
+        found_first, found_second = await asyncio.gather(
+            network.discover(
+                first.device.address, low_limit=INSTANCE, high_limit=INSTANCE, timeout_s=5.0
+            ),
+            network.discover(
+                second.device.address, low_limit=47111, high_limit=47111, timeout_s=5.0
+            ),
+        )
+        assert [(d.instance, d.name) for d in found_first] == [(INSTANCE, DEVICE_NAME)]
+        assert [(d.instance, d.name) for d in found_second] == [(47111, "hvac-controller-2")]
+    finally:
+        await network.release()
+        first.device.close()
+        second.device.close()
+
+
+async def test_identify_a_device_that_ignores_who_is(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    announced = await client.identify()
+
+    async def ignore(apdu: Any) -> None:
+        return None
+
+    # Patched: the simulator always answers Who-Is; some field controllers do not.
+    sim.device.app.do_WhoIsRequest = ignore
+    before = client.requests_sent
+    info = await client.identify(timeout_s=0.5)
+    # The same facts, read from the device object instead.
+    assert info == announced
+    assert client.info == announced
+    assert client.requests_sent - before == 4  # max APDU, segmentation, vendor, name
+
+
+# --- refusals and errors while reading ------------------------------------------------------
+
+
+async def test_rpm_of_an_unknown_object_maps_the_error(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    values = await client.read_properties([(MISSING, ("present-value",))])
+    assert isinstance(values[MISSING, "present-value"], BacnetUnknownObjectError)
+    readings = await client.read_present_values([SUPPLY_T, MISSING])
+    assert readings[SUPPLY_T].error is None
+    assert isinstance(readings[SUPPLY_T].present_value, float)
+    assert isinstance(readings[MISSING].error, BacnetUnknownObjectError)
+    assert readings[MISSING].present_value is None
+    assert client.rpm_supported is True  # an unknown object says nothing about RPM
+    assert client.available
+
+
+async def test_single_reads_keep_errors_per_property(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    sim.device.rpm_enabled = False
+    readings = await client.read_present_values([SUPPLY_T, MISSING])
+    assert client.rpm_supported is False
+    assert readings[SUPPLY_T].error is None
+    assert readings[SUPPLY_T].status_flags is not None
+    assert isinstance(readings[MISSING].error, BacnetUnknownObjectError)
+
+
+async def test_single_reads_raise_a_timeout(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    sim.device.rpm_enabled = False
+    await client.read_present_values([SUPPLY_T])
+    go_offline(sim)
+    # Silence is not a per-property error: the whole read fails, after the first property.
+    before = client.requests_sent
+    with pytest.raises(BacnetTimeoutError):
+        await client.read_present_values([SUPPLY_T, STOCKROOM_VALVE])
+    assert client.requests_sent - before == 1
+    assert not is_available(client)
+
+
+async def test_rpm_aborted_by_a_device_that_stopped_segmenting(
+    sim: Site, network: BacnetNetwork
+) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    await client.identify()
+    objects = await client.read_object_list()
+    with_rpm = await client.read_objects(objects)
+    # microdc still believes the device segments: its big RPM is aborted, and is split in
+    # halves, then property by property, until the answers fit 80 bytes.
+    sim.device.set_segmentation(False)
+    before = client.requests_sent
+    assert await client.read_objects(objects) == with_rpm
+    assert client.requests_sent - before > 2
+    assert client.rpm_supported is True
+    assert client.available
+
+
+# --- change of value ------------------------------------------------------------------------
+
+
+async def test_failing_cov_callback_does_not_stop_notifications(
+    sim: Site, network: BacnetNetwork, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    seen: list[PointReading] = []
+
+    def callback(reading: PointReading) -> None:
+        seen.append(reading)
+        if len(seen) == 1:
+            raise RuntimeError("a broken entity")
+
+    with caplog.at_level(logging.ERROR):
+        subscription = await client.subscribe_cov(STOCKROOM_VALVE, callback, lifetime_s=60)
+        await until(lambda: len(seen) == 1)
+    assert "COV callback" in caplog.text
+    await client.write_present_value(STOCKROOM_VALVE, 55.0, priority=13)
+    await until(lambda: any(r.present_value == 55.0 for r in seen))
+    assert subscription.notifications == len(seen)
+    assert subscription.last_reading == seen[-1]
+    await subscription.cancel()
+
+
+async def test_refused_subscription_is_not_kept(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    with pytest.raises(BacnetUnknownObjectError):
+        await client.subscribe_cov(MISSING, lambda reading: None, lifetime_s=60)
+    assert client.subscriptions == ()
+    assert sim.device.app.subscribers() == set()
+    assert client.available
+
+
+async def test_indefinite_subscription_is_not_renewed(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    subscription = await client.subscribe_cov(SUPPLY_T, lambda reading: None, lifetime_s=0)
+    assert subscription.active
+    assert subscription._renewal is None  # no renewal task for a subscription without end
+    assert sim.device.app.subscribers()
+    await subscription.cancel()
+    await subscription.cancel()  # a second cancel is harmless
+    assert client.subscriptions == ()
+    assert sim.device.app.subscribers() == set()
+
+
+async def test_renewal_failure_is_reported_and_recovers(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    subscription = await client.subscribe_cov(SUPPLY_T, lambda reading: None, lifetime_s=2)
+    go_offline(sim)
+    # The renewal at 3/4 of the lifetime meets silence: the subscription says so.
+    await until(lambda: isinstance(subscription.last_error, BacnetTimeoutError))
+    assert not is_active(subscription)
+    assert subscription in client.subscriptions  # still wanted: retried
+
+    sim.faults.clear()
+    sim.device.sync()  # back from a power cycle
+    await until(lambda: is_active(subscription))
+    assert subscription.last_error is None
+    assert sim.device.app.subscribers()
+
+
+async def test_answer_after_silence_resubscribes(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    await client.subscribe_cov(SUPPLY_T, lambda reading: None, lifetime_s=300)
+    assert subscribe_counts(sim) == 1
+    go_offline(sim)
+    with pytest.raises(BacnetTimeoutError):
+        await client.read_present_values([SUPPLY_T])
+    assert not is_available(client)
+
+    # Back without an I-Am (the gate opens, no power cycle): the first answer is enough to
+    # make microdc subscribe again, in case the device forgot it.
+    sim.faults.clear()
+    await client.read_present_values([SUPPLY_T])
+    assert is_available(client)
+    await until(lambda: subscribe_counts(sim) == 2)
+
+
+async def test_resubscribe_gives_up_at_the_first_timeout(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    first = await client.subscribe_cov(SUPPLY_T, lambda reading: None, lifetime_s=300)
+    second = await client.subscribe_cov(STOCKROOM_VALVE, lambda reading: None, lifetime_s=300)
+    go_offline(sim)
+    before = client.requests_sent
+    await client.resubscribe()  # does not raise: the next answer or I-Am tries again
+    assert client.requests_sent - before == 1  # not one timeout per subscription
+    assert isinstance(first.last_error, BacnetTimeoutError)
+    assert not is_active(first)
+    assert is_active(second)
+    assert not is_available(client)
+
+
+async def test_close_cancels_every_subscription(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    subscriptions = [
+        await client.subscribe_cov(oid, lambda reading: None, lifetime_s=300)
+        for oid in (SUPPLY_T, STOCKROOM_VALVE)
+    ]
+    assert len(sim.device.app.subscribers()) == 1  # one subscriber address, two objects
+    await client.close()
+    assert client.subscriptions == ()
+    assert not any(s.active for s in subscriptions)
+    assert sim.device.app.subscribers() == set()
+    assert subscribe_counts(sim) == 4  # two subscribed, two cancelled
+    assert repr(client) == f"<BacnetDeviceClient device {INSTANCE} at {sim.device.address}>"
