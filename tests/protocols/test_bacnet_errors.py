@@ -7,14 +7,35 @@ settings (1.5 s transaction timeout, no retries) are reused.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 import dataclasses
 import logging
 from typing import Any
 
+from bacpypes3.apdu import (  # type: ignore[import-untyped]
+    AbortPDU,
+    UnconfirmedCOVNotificationRequest,
+)
+from bacpypes3.basetypes import (  # type: ignore[import-untyped]
+    PropertyValue as BacnetPropertyValue,
+    StatusFlags as _StatusFlags,
+)
+from bacpypes3.constructeddata import Any as AnyValue  # type: ignore[import-untyped]
+from bacpypes3.errors import (  # type: ignore[import-untyped]
+    RejectBufferOverflow,
+    ServicesError,
+)
+from bacpypes3.pdu import Address  # type: ignore[import-untyped]
+from bacpypes3.primitivedata import (  # type: ignore[import-untyped]
+    CharacterString,
+    ObjectIdentifier,
+    Real,
+    Unsigned,
+)
 import pytest
 
 from custom_components.microdc.protocols.bacnet import (
+    BacnetAbortError,
     BacnetConfigError,
     BacnetError,
     BacnetNetwork,
@@ -27,8 +48,11 @@ from custom_components.microdc.protocols.bacnet import (
 
 from .test_bacnet import (
     CONFIG,
+    DEADLINE_S,
     DEVICE_NAME,
+    DRY_COOLER_VALVE,
     INSTANCE,
+    PUMP,
     STOCKROOM_VALVE,
     SUPPLY_T,
     Site,
@@ -341,3 +365,140 @@ async def test_close_cancels_every_subscription(sim: Site, network: BacnetNetwor
     assert sim.device.app.subscribers() == set()
     assert subscribe_counts(sim) == 4  # two subscribed, two cancelled
     assert repr(client) == f"<BacnetDeviceClient device {INSTANCE} at {sim.device.address}>"
+
+
+# --- answers the simulator does not give on its own -----------------------------------------
+# The simulator's device is a plain bacpypes3 application; these tests replace one of its
+# service handlers, or send a message from it, to stand in for other controllers' behaviour.
+
+
+def refuse_rpm(sim: Site, error: Exception, when: Callable[[Any], bool] | None = None) -> None:
+    """Make the device answer ReadPropertyMultiple with ``error`` (if ``when(apdu)``)."""
+    serve = sim.device.app.do_ReadPropertyMultipleRequest
+
+    async def handler(apdu: Any) -> None:
+        if when is None or when(apdu):
+            raise error
+        await serve(apdu)
+
+    setattr(sim.device.app, "do_ReadPropertyMultipleRequest", handler)  # noqa: B010
+
+
+async def test_rpm_refused_with_an_error_is_not_asked_again(
+    sim: Site, network: BacnetNetwork
+) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    expected = await client.read_present_values([SUPPLY_T, STOCKROOM_VALVE])
+    # Some controllers answer an RPM they do not implement with an Error, not a Reject.
+    refuse_rpm(sim, ServicesError(errorCode="optionalFunctionalityNotSupported"))
+    assert await client.read_present_values([SUPPLY_T, STOCKROOM_VALVE]) == expected
+    assert client.rpm_supported is False
+    rpm_before = sim.device.request_counts()["read-property-multiple"]
+    await client.read_present_values([SUPPLY_T])
+    assert sim.device.request_counts()["read-property-multiple"] == rpm_before
+
+
+async def test_rpm_rejected_as_too_big_is_split(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    objects = [SUPPLY_T, STOCKROOM_VALVE, DRY_COOLER_VALVE, PUMP]
+    expected = await client.read_present_values(objects)
+    # A device whose buffer holds the answer for one object only.
+    refuse_rpm(sim, RejectBufferOverflow(), lambda apdu: len(apdu.listOfReadAccessSpecs) > 1)
+    before = client.requests_sent
+    assert await client.read_present_values(objects) == expected
+    # 4 objects -> halves -> quarters: 1 + 2 rejected, 4 answered.
+    assert client.requests_sent - before == 7
+    assert client.rpm_supported is True
+
+
+async def test_rpm_aborted_for_another_reason_raises(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+
+    async def abort(apdu: Any) -> None:
+        # Built by hand: bacpypes3's own abort from a service handler lacks the server flag,
+        # and a client ignores it (a timeout instead of the abort under test).
+        answer = AbortPDU(True, apdu.apduInvokeID, "other")
+        answer.pduDestination = apdu.pduSource
+        await sim.device.app.response(answer)
+
+    setattr(sim.device.app, "do_ReadPropertyMultipleRequest", abort)  # noqa: B010
+    with pytest.raises(BacnetAbortError) as raised:
+        await client.read_present_values([SUPPLY_T, PUMP])
+    assert raised.value.reason == "other"
+    assert client.available  # an abort is an answer
+
+
+async def test_cov_notification_with_part_of_the_values(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    readings: asyncio.Queue[PointReading] = asyncio.Queue()
+    subscription = await client.subscribe_cov(SUPPLY_T, readings.put_nowait, lifetime_s=60)
+    async with asyncio.timeout(DEADLINE_S):
+        first = await readings.get()
+    assert isinstance(first.present_value, float)
+
+    async def notify(object_id: ObjectId, *values: tuple[str | int, Any]) -> None:
+        # Sent from the device's stack: the simulator always notifies with both properties.
+        request = UnconfirmedCOVNotificationRequest(
+            subscriberProcessIdentifier=subscription.process_id,
+            initiatingDeviceIdentifier=ObjectIdentifier(f"device,{INSTANCE}"),
+            monitoredObjectIdentifier=ObjectIdentifier(f"{object_id.type},{object_id.instance}"),
+            timeRemaining=60,
+            listOfValues=[
+                BacnetPropertyValue(propertyIdentifier=p, value=AnyValue(v)) for p, v in values
+            ],
+            destination=Address(network.local_address),
+        )
+        await sim.device.app.request(request)
+
+    fault = _StatusFlags([0, 1, 0, 0])
+    # Another object under the same process id: not ours, dropped.
+    await notify(STOCKROOM_VALVE, ("present-value", Real(99.0)))
+    # Only the status flags, plus a proprietary property microdc cannot type: the present
+    # value is kept from the previous notification.
+    await notify(SUPPLY_T, ("status-flags", fault), (5000, Unsigned(7)))
+    async with asyncio.timeout(DEADLINE_S):
+        flagged = await readings.get()
+    assert flagged.present_value == first.present_value
+    assert flagged.status_flags is not None
+    assert flagged.status_flags.fault
+    assert not flagged.status_flags.reliable
+    # A present value that does not decode as a Real: dropped, the flags still delivered.
+    await notify(SUPPLY_T, ("present-value", CharacterString("hot")), ("status-flags", fault))
+    async with asyncio.timeout(DEADLINE_S):
+        garbled = await readings.get()
+    assert garbled.present_value == first.present_value
+    # Only the present value: the flags are kept.
+    await notify(SUPPLY_T, ("present-value", Real(12.5)))
+    async with asyncio.timeout(DEADLINE_S):
+        latest = await readings.get()
+    assert (latest.present_value, latest.status_flags) == (12.5, flagged.status_flags)
+    assert readings.empty()  # the valve's notification never reached this callback
+    assert subscription.notifications == 4
+
+
+# --- resubscription -------------------------------------------------------------------------
+
+
+async def test_concurrent_resubscriptions_run_once(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    await client.subscribe_cov(SUPPLY_T, lambda reading: None, lifetime_s=300)
+    go_offline(sim)
+    before = client.requests_sent
+    # A burst of I-Ams or answers: one round at a time.
+    await asyncio.gather(client.resubscribe(), client.resubscribe())
+    assert client.requests_sent - before == 1
+
+
+async def test_resubscribe_goes_on_after_a_refusal(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    gone = await client.subscribe_cov(SUPPLY_T, lambda reading: None, lifetime_s=300)
+    kept = await client.subscribe_cov(STOCKROOM_VALVE, lambda reading: None, lifetime_s=300)
+    # The controller was reprogrammed without the supply sensor.
+    sim.device.app.delete_object(sim.device.app.get_object_id(ObjectIdentifier("analog-input,1")))
+    before = subscribe_counts(sim)
+    await client.resubscribe()
+    assert subscribe_counts(sim) == before + 2
+    assert isinstance(gone.last_error, BacnetUnknownObjectError)
+    assert not is_active(gone)
+    assert is_active(kept)
+    assert kept.last_error is None
