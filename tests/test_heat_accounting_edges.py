@@ -26,6 +26,7 @@ from custom_components.microdc.protocols.bacnet import BacnetDeviceClient
 from tests.simulator_process import SimulatorProcess
 from tests.test_heat_accounting import (
     METER_ID,
+    METER_RESOLUTION_WH,
     PDU_ID,
     VALVES_ID,
     Clock,
@@ -287,3 +288,37 @@ async def test_devices_that_stop_answering(
     assert accounting.totals.captured_wh > held
     assert accounting.it.total_wh > it_held
     assert accounting.it_power_w is not None
+
+
+async def test_counters_that_wrap_or_jump(
+    hass: HomeAssistant,
+    heat_simulator: SimulatorProcess,  # noqa: F811
+    controller: BacnetDeviceClient,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The heat meter's and the PDU's 32-bit counters jump to just below their wrap (as when a
+    meter is swapped for one with a higher reading) and then roll over: the jump is no energy,
+    the roll-over is, and both totals stay with the simulator's truth."""
+    await _route(controller, heat_simulator, {"stockroom": 100})
+    clock = Clock(hass, monkeypatch)
+    entry = _site(heat_simulator)
+    await _setup(hass, entry)
+    start = (await heat_simulator.async_state())["ledgers"]
+    await clock.poll(heat_simulator, 3)
+    accounting = _accounting(hass, entry)
+    # 5 counts of 10 Wh of heat, 30 Wh of IT energy: each wraps a few polls after its jump.
+    for device, margin in ((SIM_HEAT_METER, 5), (SIM_PDU, 30)):
+        await heat_simulator.async_inject_fault(
+            "counter_near_wrap", device=device, point="energy", margin=margin
+        )
+    await clock.poll(heat_simulator, 18)
+    end = (await heat_simulator.async_state())["ledgers"]
+    totals = accounting.totals
+    assert totals.replacements == 1
+    assert totals.wraps == 1
+    assert (accounting.it.replacements, accounting.it.wraps) == (1, 1)
+    heat_truth = end["heat_to_loop_wh"] - start["heat_to_loop_wh"]
+    it_truth = end["it_energy_wh"] - start["it_energy_wh"]
+    # The jump's interval is counted from power instead: within a few counts of the truth.
+    assert totals.captured_wh == pytest.approx(heat_truth, abs=3 * METER_RESOLUTION_WH)
+    assert accounting.it.total_wh == pytest.approx(it_truth, abs=5)

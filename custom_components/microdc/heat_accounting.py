@@ -55,6 +55,9 @@ HEAT_ACCOUNTING: HassKey[dict[str, SiteHeatAccounting]] = HassKey(f"{DOMAIN}_hea
 _WH_PER_UNIT = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1_000_000.0}
 _W_PER_UNIT = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
 _COUNTER_BITS = {DataType.U16: 16, DataType.U32: 32, DataType.U64: 64}
+# A counter that rises faster than this was swapped or reset (no retail micro data centre's loop
+# or rack comes near it): without a bound such a jump would be counted as energy.
+MAX_COUNTER_POWER_W = 1_000_000.0
 
 
 def utc_timestamp() -> float:
@@ -68,12 +71,20 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def counter_spec(point: Point) -> CounterSpec | None:
-    """The counter an energy point is, or None if its unit is not an energy unit."""
+def counter_spec(point: Point, power: Point | None = None) -> CounterSpec | None:
+    """The counter an energy point is, or None if its unit is not an energy unit.
+
+    power: the device's power point; its valid maximum bounds the counter's credible rise.
+    """
     if point.unit not in _WH_PER_UNIT:
         return None
     bits = _COUNTER_BITS.get(point.data_type)  # floats do not wrap
-    return CounterSpec(wh_per_count=point.scale * _WH_PER_UNIT[point.unit], bits=bits)
+    max_power = None if power is None else power_w(power, power.max)
+    return CounterSpec(
+        wh_per_count=point.scale * _WH_PER_UNIT[point.unit],
+        bits=bits,
+        max_power_w=max_power or MAX_COUNTER_POWER_W,
+    )
 
 
 def counter_raw(point: Point, value: Any) -> float | None:
@@ -136,7 +147,7 @@ class LoopMeter:
 
     @property
     def counter(self) -> CounterSpec | None:
-        return None if self.energy is None else counter_spec(self.energy)
+        return None if self.energy is None else counter_spec(self.energy, self.power)
 
     def reading(self, options: HeatOptions) -> tuple[float | None, float | None]:
         """(thermal power in W, raw energy counter) now; None where unknown."""
@@ -179,7 +190,7 @@ class ItMeter:
 
     @property
     def counter(self) -> CounterSpec | None:
-        return None if self.energy is None else counter_spec(self.energy)
+        return None if self.energy is None else counter_spec(self.energy, self.power)
 
     def reading(self) -> tuple[float | None, float | None]:
         """(IT power in W, raw energy counter) now; None where unknown."""
