@@ -240,6 +240,8 @@ async def test_branch_meter_takes_its_destination_out_of_the_split(
     assert set(accounting.branch_meters) == {"stockroom"}
     assert accounting.shared == ("tenant_a",)
     assert accounting.main_meter is None  # the only heat meter is the branch's
+    # Only the shared destinations' valves count for a split.
+    assert accounting.openings() == {"tenant_a": 100.0}
 
     await clock.poll(heat_simulator, 12)
     totals = accounting.totals
@@ -322,3 +324,37 @@ async def test_counters_that_wrap_or_jump(
     # The jump's interval is counted from power instead: within a few counts of the truth.
     assert totals.captured_wh == pytest.approx(heat_truth, abs=3 * METER_RESOLUTION_WH)
     assert accounting.it.total_wh == pytest.approx(it_truth, abs=5)
+
+
+async def test_unknown_temperature_falls_back_to_the_meters_power(
+    hass: HomeAssistant,
+    heat_simulator: SimulatorProcess,  # noqa: F811
+    controller: BacnetDeviceClient,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a temperature unreadable, thermal power comes from the heat meter's own power
+    register, and the heat keeps being counted."""
+    await _route(controller, heat_simulator, {"stockroom": 100})
+    clock = Clock(hass, monkeypatch)
+    entry = _site(heat_simulator)
+    await _setup(hass, entry)
+    await clock.poll(heat_simulator, 3)
+    accounting = _accounting(hass, entry)
+    meter = accounting.main_meter
+    assert meter is not None
+    try:
+        await heat_simulator.async_inject_fault(
+            "sensor_nan", device=SIM_HEAT_METER, point="supply_temperature"
+        )
+        await clock.poll(heat_simulator, 2)
+        before = accounting.totals.by_destination_wh["stockroom"]
+        await clock.poll(heat_simulator, 3)
+        coordinator = meter.coordinator
+        assert coordinator.value("supply_temperature") is None
+        register_w = coordinator.value("thermal_power") * 1000  # kW
+        assert register_w > 0
+        assert meter.reading(accounting.options)[0] == pytest.approx(register_w)
+        assert accounting.recovered_power_w() == pytest.approx(register_w)
+        assert accounting.totals.by_destination_wh["stockroom"] > before
+    finally:
+        await heat_simulator.async_clear_faults()
