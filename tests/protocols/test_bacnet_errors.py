@@ -502,3 +502,30 @@ async def test_resubscribe_goes_on_after_a_refusal(sim: Site, network: BacnetNet
     assert not is_active(gone)
     assert is_active(kept)
     assert kept.last_error is None
+
+
+async def test_answer_to_an_abandoned_request_is_dropped(
+    sim: Site, network: BacnetNetwork, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    expected = await client.read_property(SUPPLY_T, "object-name")
+    loop_errors: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(
+        lambda loop, context: loop_errors.append(context)
+    )
+    sim.faults.add({"fault": "slow_replies", "device": DEVICE_NAME, "delay_s": 0.3})
+    reads_before = sim.device.request_counts()["read-property"]
+
+    # The caller gives up (an unload, a cancelled poll) while the device still holds the request.
+    abandoned = asyncio.create_task(client.read_property(SUPPLY_T, "present-value"))
+    await until(lambda: bool(network.app.asap.clientTransactions))
+    abandoned.cancel()
+    await until(lambda: sim.device.request_counts()["read-property"] == reads_before + 1)
+
+    # The late answer reaches microdc before this one's (same socket, sent earlier).
+    assert await client.read_property(SUPPLY_T, "object-name") == expected
+    assert abandoned.cancelled()
+    assert loop_errors == []
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert client.available
+    asyncio.get_running_loop().set_exception_handler(None)
