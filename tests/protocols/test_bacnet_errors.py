@@ -529,3 +529,30 @@ async def test_answer_to_an_abandoned_request_is_dropped(
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert client.available
     asyncio.get_running_loop().set_exception_handler(None)
+
+
+async def test_bad_object_subscription_is_not_kept(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    with pytest.raises(ValueError, match="not a BACnet object"):
+        await client.subscribe_cov(ObjectId("no-such-type", 1), lambda reading: None)
+    assert client.subscriptions == ()
+    assert network._subscriptions == {}  # nothing left for notifications to find
+
+
+async def test_cancelled_subscription_gets_no_notifications(
+    sim: Site, network: BacnetNetwork
+) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    seen: list[PointReading] = []
+    sim.faults.add({"fault": "slow_replies", "device": DEVICE_NAME, "delay_s": 0.3})
+    # The caller gives up (an unload) while the device still holds the SubscribeCOV; the
+    # device then accepts it and notifies at once.
+    subscribing = asyncio.create_task(client.subscribe_cov(SUPPLY_T, seen.append, lifetime_s=60))
+    await until(lambda: bool(network.app.asap.clientTransactions))
+    subscribing.cancel()
+    await until(lambda: bool(sim.device.app.subscribers()))
+    # A round trip sent later: the notification sent before its answer has arrived by then.
+    await client.read_property(SUPPLY_T, "object-name")
+    assert subscribing.cancelled()
+    assert seen == []
+    assert client.subscriptions == ()

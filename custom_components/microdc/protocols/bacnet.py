@@ -1023,7 +1023,9 @@ class BacnetDeviceClient:
         self._network._register_subscription(subscription)
         try:
             await self._subscribe(subscription)
-        except BacnetError:
+        except BaseException:
+            # Refused, a bad object, or the caller gave up (cancelled) while the device may
+            # still accept it: nobody holds this subscription, so its notifications are dropped.
             self._network._unregister_subscription(subscription)
             raise
         self._subscriptions.append(subscription)
