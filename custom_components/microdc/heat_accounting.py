@@ -23,6 +23,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN
 from .coordinator import ModbusDeviceCoordinator
+from .energy_points import counter_raw, counter_spec, number, power_w
 from .heat import (
     REJECT,
     Circuit,
@@ -41,7 +42,7 @@ from .heat import (
 )
 from .heat_destination_flow import SUBENTRY_HEAT_DESTINATION, HeatDestinationConfig
 from .heat_options import HeatOptions
-from .profile import DataType, Point
+from .profile import Point
 from .site_points import split_ref
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,55 +53,10 @@ MAIN_CIRCUIT = "main"
 
 HEAT_ACCOUNTING: HassKey[dict[str, SiteHeatAccounting]] = HassKey(f"{DOMAIN}_heat_accounting")
 
-_WH_PER_UNIT = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1_000_000.0}
-_W_PER_UNIT = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
-_COUNTER_BITS = {DataType.U16: 16, DataType.U32: 32, DataType.U64: 64}
-# A counter that rises faster than this was swapped or reset (no retail micro data centre's loop
-# or rack comes near it): without a bound such a jump would be counted as energy.
-MAX_COUNTER_POWER_W = 1_000_000.0
-
 
 def utc_timestamp() -> float:
     """Now, as the ledgers stamp their readings (UNIX time, s)."""
     return dt_util.utcnow().timestamp()
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def counter_spec(point: Point, power: Point | None = None) -> CounterSpec | None:
-    """The counter an energy point is, or None if its unit is not an energy unit.
-
-    power: the device's power point; its valid maximum bounds the counter's credible rise.
-    """
-    if point.unit not in _WH_PER_UNIT:
-        return None
-    bits = _COUNTER_BITS.get(point.data_type)  # floats do not wrap
-    max_power = None if power is None else power_w(power, power.max)
-    return CounterSpec(
-        wh_per_count=point.scale * _WH_PER_UNIT[point.unit],
-        bits=bits,
-        max_power_w=max_power or MAX_COUNTER_POWER_W,
-    )
-
-
-def counter_raw(point: Point, value: Any) -> float | None:
-    """The register's count behind a decoded energy reading."""
-    number = _number(value)
-    if number is None:
-        return None
-    return float(round((number - point.offset) / point.scale))
-
-
-def power_w(point: Point | None, value: Any) -> float | None:
-    """A power reading in W (None for a missing reading or an unknown unit)."""
-    number = _number(value)
-    if point is None or number is None or point.unit not in _W_PER_UNIT:
-        return None
-    return number * _W_PER_UNIT[point.unit]
 
 
 class PointSource(Protocol):
@@ -156,9 +112,9 @@ class LoopMeter:
             return None, None
         power = None
         if self.flow is not None and self.supply is not None and self.ret is not None:
-            flow = _number(coordinator.value(self.flow.key))
-            supply = _number(coordinator.value(self.supply.key))
-            ret = _number(coordinator.value(self.ret.key))
+            flow = number(coordinator.value(self.flow.key))
+            supply = number(coordinator.value(self.supply.key))
+            ret = number(coordinator.value(self.ret.key))
             if flow is not None and supply is not None and ret is not None:
                 power = thermal_power(
                     flow, FlowUnit(str(self.flow.unit)), supply, ret, fluid=options.fluid
@@ -393,7 +349,7 @@ class SiteHeatAccounting:
         source = self._sources.get(device_id)
         if source is None or not source.last_update_success:
             return None
-        return _number(source.value(key))
+        return number(source.value(key))
 
     def _now(self) -> float:
         return utc_timestamp()

@@ -25,8 +25,9 @@ from homeassistant.util import dt as dt_util
 from . import MicrodcConfigEntry
 from .bacnet_entity import async_add_bacnet_entities
 from .coordinator import ModbusDeviceCoordinator
+from .energy_points import counter_raw, counter_spec, power_point_of
 from .entity import MicrodcModbusEntity, device_class_of, point_name
-from .heat.counter import CounterEvent, CounterSpec, EnergyCounter
+from .heat.counter import CounterEvent, EnergyCounter
 from .heat.errors import HeatDomainError
 from .heat_sensor import async_setup_heat_sensors
 from .profile import COUNTER_ROLES, DataType, Point, Profile
@@ -34,15 +35,6 @@ from .profile import COUNTER_ROLES, DataType, Point, Profile
 _LOGGER = logging.getLogger(__name__)
 
 PARALLEL_UPDATES = 0  # coordinator-fed: entities never poll by themselves
-
-_WH_PER_UNIT = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1_000_000.0}
-_W_PER_UNIT = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
-# The power point whose valid maximum bounds a counter's credible step.
-_POWER_ROLE_OF_COUNTER = {"it_energy": "it_power", "heat_meter_energy": "heat_meter_power"}
-# Without such a maximum: far above any micro data centre, still far below a counter's jump
-# to a replaced meter's reading.
-DEFAULT_COUNTER_MAX_POWER_W = 1_000_000.0
-_COUNTER_BITS = {DataType.U16: 16, DataType.U32: 32, DataType.U64: 64}
 
 # The UPS status, from the flags of its status bitfield, most serious first.
 UPS_STATES = ("fault", "on_battery", "bypass", "online", "off")
@@ -110,7 +102,7 @@ def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
                 )
             )
             continue
-        if point.role in COUNTER_ROLES and point.unit in _WH_PER_UNIT:
+        if point.role in COUNTER_ROLES and counter_spec(point) is not None:
             descriptions.append(
                 MicrodcSensorEntityDescription(
                     **_base(profile, point),
@@ -135,15 +127,6 @@ def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
             )
         )
     return descriptions
-
-
-def counter_max_power_w(profile: Profile, counter: Point) -> float:
-    """The largest credible power through a counter: its power point's valid maximum."""
-    role = _POWER_ROLE_OF_COUNTER.get(counter.role or "")
-    for point in profile.points.values():
-        if point.role == role and point.max is not None and point.unit in _W_PER_UNIT:
-            return point.max * _W_PER_UNIT[point.unit]
-    return DEFAULT_COUNTER_MAX_POWER_W
 
 
 async def async_setup_entry(
@@ -216,11 +199,9 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
         super().__init__(coordinator, description)
         point = description.point
         self._point = point
-        self._spec = CounterSpec(
-            wh_per_count=point.scale * _WH_PER_UNIT[point.unit or "Wh"],
-            bits=_COUNTER_BITS.get(point.data_type),
-            max_power_w=counter_max_power_w(coordinator.profile, point),
-        )
+        spec = counter_spec(point, power_point_of(coordinator.profile, point))
+        assert spec is not None  # only energy-unit counters get this sensor (describe_sensors)
+        self._spec = spec
         self._counter = EnergyCounter(self._spec)
         self._total_wh: float | None = None
         self._last_reading_at: float | None = None  # monotonic, within this run
@@ -258,11 +239,9 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
         if not self.coordinator.last_update_success:
             return  # the last good reading was taken already; a stale copy is no new reading
         value = self.coordinator.value(self._point.key)
-        if not isinstance(value, int | float) or isinstance(value, bool):
+        raw = counter_raw(self._point, value)
+        if raw is None:
             return  # a missing reading leaves the baseline: the next step spans the gap
-        raw: float = (value - self._point.offset) / self._point.scale
-        if self._point.data_type not in (DataType.F32, DataType.F64):
-            raw = round(raw)  # an integer register counts whole steps; a float keeps fractions
         now, wall = time.monotonic(), dt_util.utcnow().timestamp()
         # Within a run the monotonic clock measures the time since the last reading; after a
         # restart the wall clock stored with the baseline does (stored data without it: no
