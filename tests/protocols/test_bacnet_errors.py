@@ -14,6 +14,9 @@ from typing import Any
 
 from bacpypes3.apdu import (  # type: ignore[import-untyped]
     AbortPDU,
+    ConfirmedCOVNotificationRequest,
+    ErrorRejectAbortNack,
+    SimpleAckPDU,
     UnconfirmedCOVNotificationRequest,
 )
 from bacpypes3.basetypes import (  # type: ignore[import-untyped]
@@ -556,3 +559,36 @@ async def test_cancelled_subscription_gets_no_notifications(
     assert subscribing.cancelled()
     assert seen == []
     assert client.subscriptions == ()
+
+
+async def test_confirmed_notification_for_no_subscription_is_refused(
+    sim: Site, network: BacnetNetwork
+) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    seen: list[PointReading] = []
+    subscription = await client.subscribe_cov(SUPPLY_T, seen.append, lifetime_s=60)
+    await until(lambda: len(seen) == 1)
+
+    def notification(process_id: int) -> Any:
+        # Sent from the device's stack: stands in for a device that still holds a subscription
+        # microdc has forgotten (e.g. from before a Home Assistant restart).
+        return ConfirmedCOVNotificationRequest(
+            subscriberProcessIdentifier=process_id,
+            initiatingDeviceIdentifier=ObjectIdentifier(f"device,{INSTANCE}"),
+            monitoredObjectIdentifier=ObjectIdentifier("analog-input,1"),
+            timeRemaining=60,
+            listOfValues=[
+                BacnetPropertyValue(propertyIdentifier="present-value", value=AnyValue(Real(3.5)))
+            ],
+            destination=Address(network.local_address),
+        )
+
+    # The device is told the subscription is unknown, so that it can drop it.
+    with pytest.raises(ErrorRejectAbortNack) as refused:
+        await sim.device.app.request(notification(subscription.process_id + 1000))
+    assert str(refused.value.errorCode) == "unknown-subscription"
+    assert len(seen) == 1
+    # The held one is acknowledged and delivered.
+    ack = await sim.device.app.request(notification(subscription.process_id))
+    assert isinstance(ack, SimpleAckPDU)
+    assert seen[-1].present_value == 3.5
