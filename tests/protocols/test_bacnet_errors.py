@@ -26,6 +26,7 @@ from bacpypes3.basetypes import (  # type: ignore[import-untyped]
 from bacpypes3.constructeddata import Any as AnyValue  # type: ignore[import-untyped]
 from bacpypes3.errors import (  # type: ignore[import-untyped]
     RejectBufferOverflow,
+    RejectOther,
     ServicesError,
 )
 from bacpypes3.pdu import Address  # type: ignore[import-untyped]
@@ -42,6 +43,7 @@ from custom_components.microdc.protocols.bacnet import (
     BacnetConfigError,
     BacnetError,
     BacnetNetwork,
+    BacnetRejectError,
     BacnetTimeoutError,
     BacnetUnknownObjectError,
     CovSubscription,
@@ -592,3 +594,25 @@ async def test_confirmed_notification_for_no_subscription_is_refused(
     ack = await sim.device.app.request(notification(subscription.process_id))
     assert isinstance(ack, SimpleAckPDU)
     assert seen[-1].present_value == 3.5
+
+
+async def test_rpm_rejected_for_another_reason_raises(sim: Site, network: BacnetNetwork) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    refuse_rpm(sim, RejectOther())
+    with pytest.raises(BacnetRejectError) as raised:
+        await client.read_present_values([SUPPLY_T, PUMP])
+    assert raised.value.reason == "other"
+    assert client.rpm_supported is None  # a reject for another reason says nothing about RPM
+    assert client.available
+
+
+async def test_rpm_too_big_even_for_one_property_reads_singly(
+    sim: Site, network: BacnetNetwork
+) -> None:
+    client = network.device(sim.device.address, INSTANCE)
+    expected = await client.read_present_values([SUPPLY_T])
+    refuse_rpm(sim, RejectBufferOverflow())
+    assert await client.read_present_values([SUPPLY_T]) == expected
+    # Split to one property per RPM, each still too big: then ReadProperty, one each.
+    assert sim.device.request_counts().get("read-property") == 2
+    assert client.rpm_supported is True  # the device does RPM, only not this big
