@@ -7,7 +7,7 @@ board) on one UDP port, microdc's shared BacnetNetwork on another.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 import dataclasses
 import socket
 from typing import Any
@@ -65,21 +65,6 @@ async def start_site(instance: int = INSTANCE, name: str = DEVICE_NAME) -> Site:
     device = BacnetDevice(spec, model, faults, host="127.0.0.1", port=0)
     await device.start()
     return Site(device, model, faults)
-
-
-@pytest.fixture
-async def sim(socket_enabled: None) -> AsyncIterator[Site]:
-    site = await start_site()
-    yield site
-    site.device.close()
-
-
-@pytest.fixture
-async def network(socket_enabled: None) -> AsyncIterator[BacnetNetwork]:
-    net = await BacnetNetwork.acquire(CONFIG)
-    yield net
-    while net.references:
-        await net.release()
 
 
 async def until(condition: Callable[[], bool]) -> None:

@@ -7,7 +7,7 @@ settings (1.5 s transaction timeout, no retries) are reused.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 import dataclasses
 import logging
 from typing import Any
@@ -67,21 +67,6 @@ from .test_bacnet import (
 )
 
 MISSING = ObjectId("analog-input", 99)
-
-
-@pytest.fixture
-async def sim(socket_enabled: None) -> AsyncIterator[Site]:
-    site = await start_site()
-    yield site
-    site.device.close()
-
-
-@pytest.fixture
-async def network(socket_enabled: None) -> AsyncIterator[BacnetNetwork]:
-    net = await BacnetNetwork.acquire(CONFIG)
-    yield net
-    while net.references:
-        await net.release()
 
 
 def go_offline(sim: Site) -> None:
