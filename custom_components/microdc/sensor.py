@@ -1,8 +1,13 @@
-"""Sensors of Modbus devices, one per point, driven by entity descriptions built from profiles."""
+"""Sensors: every device's readable numbers and states, and the site's heat figures.
+
+A point makes a sensor when it is a number, a state or (for a UPS status) a set of flags that is
+not writable; an energy counter makes a total that never goes backwards. The schemas below say
+which, for every protocol alike (discovery.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 import logging
 import time
@@ -15,22 +20,21 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfEnergy
+from homeassistant.const import UnitOfEnergy
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData
 from homeassistant.helpers.typing import StateType
 from homeassistant.util import dt as dt_util
 
-from . import MicrodcConfigEntry
-from .bacnet_entity import async_add_bacnet_entities
-from .coordinator import ModbusDeviceCoordinator
-from .energy_points import counter_raw, counter_spec, power_point_of
-from .entity import MicrodcModbusEntity, device_class_of, point_name
-from .heat.counter import CounterEvent, EnergyCounter
-from .heat.errors import HeatDomainError
-from .heat_sensor import async_setup_heat_sensors
-from .profile import COUNTER_ROLES, DataType, Point, Profile
+from .coordinator import DeviceCoordinator
+from .discovery import PointSchema, discover
+from .entity import MicrodcPointEntity, device_class_of, point_naming
+from .heat_sensor import async_add_heat_sensors
+from .lib.heat import CounterEvent, EnergyCounter, HeatDomainError
+from .lib.heat.energy_points import counter_raw, counter_spec, power_point_of
+from .lib.points import COUNTER_ROLES, Point, Role, Value, ValueKind
+from .models import MicrodcConfigEntry
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,91 +46,87 @@ UPS_STATES = ("fault", "on_battery", "bypass", "online", "off")
 
 @dataclass(frozen=True, kw_only=True)
 class MicrodcSensorEntityDescription(SensorEntityDescription):
-    """A sensor of one point; value_fn turns the point's reading into the state."""
+    """A sensor of one point; value_fn turns the point's value into the state."""
 
     point: Point
-    value_fn: Callable[[Any], StateType]
+    value_fn: Callable[[Value | None], StateType]
+    counter: bool = False
 
 
-def _number(value: Any) -> StateType:
+def _number(value: Value | None) -> StateType:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _enum(value: Any) -> StateType:
+def _state(value: Value | None) -> StateType:
     return value if isinstance(value, str) else None
 
 
-def ups_state(flags: Any) -> StateType:
+def ups_state(flags: Value | None) -> StateType:
     """The UPS status from its flags, most serious first."""
     if not isinstance(flags, frozenset):
         return None
     return next((state for state in UPS_STATES[:-1] if state in flags), "off")
 
 
-def _base(profile: Profile, point: Point) -> dict[str, Any]:
-    """What every sensor of a point takes from the profile."""
-    named = point_name(profile, point)
-    return {
-        "key": point.key,
-        "point": point,
-        "entity_category": EntityCategory(point.entity_category) if point.entity_category else None,
-        "entity_registry_enabled_default": point.enabled_by_default,
-        **named,
-    }
-
-
-def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
-    """A sensor per point that is not a binary sensor; bitfield flags are binary sensors."""
-    descriptions = []
-    for point in profile.points.values():
-        if point.data_type is DataType.BOOL:
-            continue
-        if point.data_type is DataType.BITFIELD:
-            if point.role == "ups_status":
-                descriptions.append(
-                    MicrodcSensorEntityDescription(
-                        **_base(profile, point),
-                        device_class=SensorDeviceClass.ENUM,
-                        options=list(UPS_STATES),
-                        value_fn=ups_state,
-                    )
-                )
-            continue
-        if point.data_type is DataType.ENUM:
-            descriptions.append(
-                MicrodcSensorEntityDescription(
-                    **_base(profile, point),
-                    device_class=SensorDeviceClass.ENUM,
-                    options=sorted(set(point.labels.values())),
-                    value_fn=_enum,
-                )
-            )
-            continue
-        if point.role in COUNTER_ROLES and counter_spec(point) is not None:
-            descriptions.append(
-                MicrodcSensorEntityDescription(
-                    **_base(profile, point),
-                    device_class=SensorDeviceClass.ENERGY,
-                    state_class=SensorStateClass.TOTAL_INCREASING,
-                    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-                    suggested_display_precision=point.precision
-                    if point.precision is not None
-                    else 2,
-                    value_fn=_number,
-                )
-            )
-            continue
-        descriptions.append(
-            MicrodcSensorEntityDescription(
-                **_base(profile, point),
-                device_class=device_class_of(point, SensorDeviceClass),
-                state_class=SensorStateClass(point.state_class) if point.state_class else None,
-                native_unit_of_measurement=point.unit,
-                suggested_display_precision=point.precision,
-                value_fn=_number,
-            )
+def _describe_number(
+    point: Point, points: Mapping[str, Point]
+) -> Iterable[MicrodcSensorEntityDescription]:
+    if point.role in COUNTER_ROLES and counter_spec(point) is not None:
+        yield MicrodcSensorEntityDescription(
+            **point_naming(point, points),
+            point=point,
+            device_class=SensorDeviceClass.ENERGY,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+            native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+            suggested_display_precision=point.precision if point.precision is not None else 2,
+            value_fn=_number,
+            counter=True,
         )
-    return descriptions
+        return
+    yield MicrodcSensorEntityDescription(
+        **point_naming(point, points),
+        point=point,
+        device_class=device_class_of(point, SensorDeviceClass),
+        state_class=SensorStateClass(point.state_class) if point.state_class else None,
+        native_unit_of_measurement=point.unit,
+        suggested_display_precision=point.precision,
+        value_fn=_number,
+    )
+
+
+def _describe_state(
+    point: Point, points: Mapping[str, Point]
+) -> Iterable[MicrodcSensorEntityDescription]:
+    yield MicrodcSensorEntityDescription(
+        **point_naming(point, points),
+        point=point,
+        device_class=SensorDeviceClass.ENUM,
+        options=list(point.options),
+        value_fn=_state,
+    )
+
+
+def _describe_ups_status(
+    point: Point, points: Mapping[str, Point]
+) -> Iterable[MicrodcSensorEntityDescription]:
+    yield MicrodcSensorEntityDescription(
+        **point_naming(point, points),
+        point=point,
+        device_class=SensorDeviceClass.ENUM,
+        options=list(UPS_STATES),
+        value_fn=ups_state,
+    )
+
+
+SCHEMAS: tuple[PointSchema[MicrodcSensorEntityDescription], ...] = (
+    PointSchema(kinds=frozenset({ValueKind.NUMBER}), describe=_describe_number),
+    PointSchema(kinds=frozenset({ValueKind.STATE}), describe=_describe_state),
+    PointSchema(
+        kinds=frozenset({ValueKind.FLAGS}),
+        roles=frozenset({Role.UPS_STATUS}),
+        describe=_describe_ups_status,
+    ),
+)
 
 
 async def async_setup_entry(
@@ -134,37 +134,38 @@ async def async_setup_entry(
     entry: MicrodcConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add each Modbus device's sensors under its subentry."""
-    for subentry_id, coordinator in entry.runtime_data.modbus_devices.items():
-        entities: list[SensorEntity] = []
-        for description in describe_sensors(coordinator.profile):
-            if description.state_class is SensorStateClass.TOTAL_INCREASING and (
-                description.point.role in COUNTER_ROLES
-            ):
-                entities.append(MicrodcCounterSensor(coordinator, description))
-            else:
-                entities.append(MicrodcSensor(coordinator, description))
-        async_add_entities(entities, config_subentry_id=subentry_id)
-    bacnet_devices = entry.runtime_data.bacnet.devices.values()
-    async_add_bacnet_entities("sensor", bacnet_devices, async_add_entities)
-    await async_setup_heat_sensors(hass, entry, async_add_entities)
+    """Add each device's sensors under its subentry, and the site's heat sensors."""
+    site = entry.runtime_data
+    for subentry_id, coordinator, descriptions in discover(SCHEMAS, site.devices):
+        async_add_entities(
+            [
+                (MicrodcCounterSensor if d.counter else MicrodcSensor)(coordinator, d)
+                for d in descriptions
+            ],
+            config_subentry_id=subentry_id,
+        )
+    async_add_heat_sensors(hass, entry, async_add_entities)
 
 
-class MicrodcSensor(MicrodcModbusEntity, SensorEntity):
+class MicrodcSensor(MicrodcPointEntity, SensorEntity):
     """A point's reading; unavailable while the device has no reading for it."""
 
     entity_description: MicrodcSensorEntityDescription
 
+    def __init__(
+        self, coordinator: DeviceCoordinator, description: MicrodcSensorEntityDescription
+    ) -> None:
+        """Attach the sensor to its device and point."""
+        super().__init__(coordinator, description, description.point)
+
     @property
     def native_value(self) -> StateType:
         """The point's state."""
-        return self.entity_description.value_fn(
-            self.coordinator.value(self.entity_description.point.key)
-        )
+        return self.entity_description.value_fn(self.coordinator.value(self.point.key))
 
     @property
     def available(self) -> bool:
-        """Unavailable after a failed poll, and for a sentinel or out-of-range reading."""
+        """Unavailable after a failed poll, and for a sentinel, out-of-range or faulty reading."""
         return super().available and self.native_value is not None
 
 
@@ -182,7 +183,7 @@ class _CounterStoredData(ExtraStoredData):
         }
 
 
-class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
+class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
     """An energy counter as a total that never goes backwards.
 
     The register wraps at its width and meters get replaced: each reading is classified by the
@@ -193,14 +194,13 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
     entity_description: MicrodcSensorEntityDescription
 
     def __init__(
-        self, coordinator: ModbusDeviceCoordinator, description: MicrodcSensorEntityDescription
+        self, coordinator: DeviceCoordinator, description: MicrodcSensorEntityDescription
     ) -> None:
         """Start with no total until the first reading or the restored state."""
-        super().__init__(coordinator, description)
-        point = description.point
-        self._point = point
-        spec = counter_spec(point, power_point_of(coordinator.profile, point))
-        assert spec is not None  # only energy-unit counters get this sensor (describe_sensors)
+        super().__init__(coordinator, description, description.point)
+        points = coordinator.device.points.values()
+        spec = counter_spec(self.point, power_point_of(points, self.point))
+        assert spec is not None  # only energy-unit counters get this sensor (_describe_number)
         self._spec = spec
         self._counter = EnergyCounter(self._spec)
         self._total_wh: float | None = None
@@ -238,8 +238,8 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
     def _take_reading(self) -> None:
         if not self.coordinator.last_update_success:
             return  # the last good reading was taken already; a stale copy is no new reading
-        value = self.coordinator.value(self._point.key)
-        raw = counter_raw(self._point, value)
+        value = self.coordinator.value(self.point.key)
+        raw = counter_raw(self.point, value)
         if raw is None:
             return  # a missing reading leaves the baseline: the next step spans the gap
         now, wall = time.monotonic(), dt_util.utcnow().timestamp()
@@ -253,7 +253,7 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
             since = wall - self._last_reading_wall
         else:
             since = None
-        elapsed = None if since is None else max(since, self.coordinator.config.scan_interval_s)
+        elapsed = None if since is None else max(since, self.coordinator.scan_interval_s)
         self._last_reading_at, self._last_reading_wall = now, wall
         try:
             step = self._counter.advance(raw, elapsed)

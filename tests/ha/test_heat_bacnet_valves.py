@@ -1,0 +1,113 @@
+"""The demo site as built: heat meter and PDU on Modbus, the valves on the BACnet controller.
+
+The heat destinations name the controller's valve outputs; microdc commands them itself (its
+BACnet coordinator, at its write priority) and the split follows. A fresh simulator per test:
+the commands change its valves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+import pytest
+
+from custom_components.microdc.lib.devices.bacnet_config import object_key
+from custom_components.microdc.coordinator import DeviceCoordinator
+from custom_components.microdc.const import SUBENTRY_MODBUS_DEVICE
+from custom_components.microdc.heat_accounting import HEAT_ACCOUNTING
+from custom_components.microdc.destination_config import (
+    CONF_BRANCH_METER,
+    CONF_KIND,
+    CONF_VALVES,
+    SUBENTRY_HEAT_DESTINATION,
+)
+from custom_components.microdc.lib.protocols.bacnet import ObjectId
+from tests.ha.bacnet_site import demo_objects, device_subentry, setup_site
+from tests.simulator_process import SimulatorProcess
+from tests.ha.test_heat_accounting import Clock
+
+CONTROLLER_ID = "controller"
+METER_RESOLUTION_WH = 10.0
+VALVES = {
+    "stockroom": ObjectId("analog-output", 1),
+    "tenant_a": ObjectId("analog-output", 2),
+    "tenant_b": ObjectId("analog-output", 3),
+    "shared_loop": ObjectId("analog-output", 4),
+}
+DRY_COOLER = ObjectId("analog-output", 5)
+
+
+def _modbus(sim: SimulatorProcess, subentry_id: str, profile: str, unit: int) -> dict[str, Any]:
+    return {
+        "subentry_id": subentry_id,
+        "subentry_type": SUBENTRY_MODBUS_DEVICE,
+        "title": profile,
+        "unique_id": f"127.0.0.1:{sim.modbus_port}:{unit}",
+        "data": {"host": "127.0.0.1", "port": sim.modbus_port, "unit_id": unit, "profile": profile},
+    }
+
+
+def _destination(name: str) -> dict[str, Any]:
+    return {
+        "subentry_id": name,
+        "subentry_type": SUBENTRY_HEAT_DESTINATION,
+        "title": name,
+        "unique_id": None,
+        "data": {
+            CONF_KIND: "tenant" if name.startswith("tenant") else name,
+            CONF_VALVES: [f"{CONTROLLER_ID}/{object_key(VALVES[name])}"],
+            CONF_BRANCH_METER: None,
+        },
+    }
+
+
+async def test_split_follows_the_controllers_valves(
+    hass: HomeAssistant,
+    simulator_factory: Callable[..., SimulatorProcess],
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Route to the stockroom, then half and half to the tenants, by BACnet commands."""
+    sim = simulator_factory()
+    clock = Clock(hass, monkeypatch)
+    roles = {str(oid): "valve_position" for oid in (*VALVES.values(), DRY_COOLER)}
+    controller = {
+        **device_subentry(sim, objects=demo_objects(roles), scan_interval_s=10),
+        "subentry_id": CONTROLLER_ID,
+    }
+    entry = await setup_site(
+        hass,
+        _modbus(sim, "meter", "demo_heat_meter", 4),
+        _modbus(sim, "pdu", "demo_rack_pdu", 1),
+        controller,
+        *(_destination(d) for d in VALVES),
+    )
+    coordinator: BacnetDeviceCoordinator = entry.runtime_data.bacnet.devices[CONTROLLER_ID]
+    accounting = hass.data[HEAT_ACCOUNTING][entry.entry_id]
+
+    async def route(openings: dict[str, float]) -> dict[str, float]:
+        for name, oid in VALVES.items():
+            await coordinator.async_write(oid, openings.get(name, 0.0))
+        await coordinator.async_write(DRY_COOLER, 0.0)
+        await clock.advance(sim, 90)  # the valves' stroke is 60 s
+        return dict(accounting.totals.by_destination_wh)
+
+    start = float((await sim.async_state())["ledgers"]["heat_to_loop_wh"])
+    before = await route({"stockroom": 100})
+    await clock.poll(sim, 30)
+    gained = {d: e - before[d] for d, e in accounting.totals.by_destination_wh.items()}
+    assert gained["stockroom"] > 50
+    assert all(gained[d] == 0 for d in ("tenant_a", "tenant_b", "shared_loop", "reject"))
+
+    before = await route({"tenant_a": 50, "tenant_b": 50})
+    await clock.poll(sim, 30)
+    gained = {d: e - before[d] for d, e in accounting.totals.by_destination_wh.items()}
+    assert gained["tenant_a"] > 50
+    assert gained["tenant_a"] == pytest.approx(gained["tenant_b"], rel=1e-6)
+    assert gained["stockroom"] == gained["shared_loop"] == gained["reject"] == 0
+
+    truth = float((await sim.async_state())["ledgers"]["heat_to_loop_wh"]) - start
+    assert accounting.totals.captured_wh == pytest.approx(truth, abs=2 * METER_RESOLUTION_WH)
+    assert await hass.config_entries.async_unload(entry.entry_id)
