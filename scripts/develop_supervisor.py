@@ -317,9 +317,8 @@ def supervise(config: Path, log_dir: Path, ports: dict[str, int]) -> int:
             pin_http_store(config, ports["ha"])
             hass = start([sys.executable, "-m", "homeassistant", "-c", str(config)])
             say(f"Home Assistant with microdc is starting: open {url}")
-            say(
-                "  then Settings > Devices & services > Add integration > microdc. Ctrl-C stops everything."
-            )
+            say("  then Settings > Devices & services > Add integration > microdc.")
+            say("  Ctrl-C stops Home Assistant and the simulator.")
             code = wait_for_hass(hass, simulator, ports["ha"], url)
             if code is None:
                 say(f"microdc: the simulator stopped; see {log_dir / 'simulator.log'}")
