@@ -26,6 +26,7 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
+from .bacnet_address import InvalidAddressError, UnresolvedHostError, async_resolve
 from .bacnet_config import BacnetDeviceConfig, object_key
 from .bacnet_options import BacnetSiteSettings
 from .const import DOMAIN, SUBENTRY_BACNET_DEVICE
@@ -372,8 +373,9 @@ async def async_setup_bacnet_devices(hass: HomeAssistant, entry: MicrodcConfigEn
     for subentry in subentries:
         config = BacnetDeviceConfig.from_data(subentry.data)
         try:
-            client = network.device(config.address, config.device_instance)
-        except BacnetError as err:
+            # A host name is resolved at every start: the controller's address may change.
+            client = network.device(await async_resolve(config.address), config.device_instance)
+        except (BacnetError, InvalidAddressError, UnresolvedHostError) as err:
             _LOGGER.error("%s: not set up: %s", subentry.title, err)  # noqa: TRY400
             continue
         site.devices[subentry.subentry_id] = BacnetDeviceCoordinator(
