@@ -544,7 +544,7 @@ async def test_diagnostics_list_objects_and_cov_without_addresses(
 
 
 async def test_commands_left_by_a_previous_run_are_adopted(
-    hass: HomeAssistant, simulator: SimulatorProcess
+    hass: HomeAssistant, simulator: SimulatorProcess, hass_storage: dict[str, Any]
 ) -> None:
     """A command at microdc's priority found at start (after a crash) is given back on unload."""
     settings = BacnetSiteSettings.from_options(BACNET_OPTIONS)
@@ -559,7 +559,25 @@ async def test_commands_left_by_a_previous_run_are_adopted(
         SLOT
     ] == (33.0)
 
-    entry = await setup_site(hass, device_subentry(simulator, scan_interval_s=SCAN_S))
+    # The previous run recorded that it wrote it (a site adopts only its own commands).
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        entry_id="corner_shop",
+        unique_id="corner_shop",
+        title="Corner Shop",
+        data={CONF_SITE_NAME: "Corner Shop"},
+        options=BACNET_OPTIONS,
+        subentries_data=[device_subentry(simulator, scan_interval_s=SCAN_S)],
+    )
+    hass_storage[f"{DOMAIN}.bacnet_commands.corner_shop"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"{DOMAIN}.bacnet_commands.corner_shop",
+        "data": {"commands": {str(INSTANCE): {"analog-output,4": 33.0}}},
+    }
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
     assert coordinator_of(entry).held == {ObjectId("analog-output", 4)}
     await _unload(hass, entry)
     assert sim_command(await simulator.async_state(), "analog-output,4")["priority_array"] == (
