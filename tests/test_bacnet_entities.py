@@ -440,9 +440,15 @@ async def test_site_points_name_bacnet_objects(
     points = {p.key: p for p in await async_site_points(hass, entry)}
     assert points["analog-input_3"].role == "loop_flow"
     assert points["analog-input_3"].unit == "m³/h"
-    valves = {p.key for p in valve_candidates(list(points.values()))}
-    # The valve with its role, and every other 0-100 % object without one.
-    assert valves == {f"analog-output_{n}" for n in range(1, 6)}
+    valves = {p.key: p.label for p in valve_candidates(list(points.values()))}
+    # The valve with its role, and every other 0-100 % object without one, by object name;
+    # not the dry cooler's (VLV-DRY-COOLER, "Heat rejection valve ..."): that is reject's.
+    assert valves == {
+        "analog-output_1": f"{DEVICE_NAME}: VLV-STOCKROOM",
+        "analog-output_2": f"{DEVICE_NAME}: VLV-TENANT-A",
+        "analog-output_3": f"{DEVICE_NAME}: VLV-TENANT-B",
+        "analog-output_4": f"{DEVICE_NAME}: VLV-SHARED-LOOP",
+    }
     assert meter_devices(list(points.values())) == {coordinator.subentry.subentry_id: DEVICE_NAME}
     sim = await simulator.async_state()
     assert coordinator.value("analog-input_3") == pytest.approx(
