@@ -177,6 +177,20 @@ async def test_same_unit_twice_is_refused(
         )
         assert result["type"] is expected
     assert result["reason"] == "already_configured"
+    # The same unit by another name of its host: still the same device.
+    other_name = "localhost" if HOST == "127.0.0.1" else "127.0.0.1"
+    result = await _start(hass, site)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**_input(peer.port), "host": other_name}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    # Another unit at the same gateway is another device.
+    result = await _start(hass, site)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port, unit_id=2)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 async def test_no_profiles_at_all(

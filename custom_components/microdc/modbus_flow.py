@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import ConfigSubentry, ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
@@ -37,9 +37,11 @@ from .const import (
     DEFAULT_SCAN_INTERVAL_S,
     DEFAULT_TIMEOUT_S,
     DEFAULT_UNIT_ID,
+    SUBENTRY_MODBUS_DEVICE,
 )
 from .coordinator import MODBUS_POOL
 from .device_config import ModbusDeviceConfig
+from .modbus_endpoints import async_same_host
 from .profile import Profile
 from .profile_store import async_load_profiles
 from .protocols.modbus import (
@@ -163,6 +165,22 @@ class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
         """Change a device's address or settings; its entities and history stay."""
         return await self._async_step_device("reconfigure", user_input)
 
+    async def _async_configured(
+        self, config: ModbusDeviceConfig, current: ConfigSubentry | None
+    ) -> bool:
+        """Whether the site has this unit at this port already, by any name of its host."""
+        for subentry in self._get_entry().subentries.values():
+            if subentry.subentry_type != SUBENTRY_MODBUS_DEVICE or (
+                current is not None and subentry.subentry_id == current.subentry_id
+            ):
+                continue
+            other = ModbusDeviceConfig.from_data(subentry.data)
+            if (other.port, other.unit_id) == (config.port, config.unit_id) and (
+                await async_same_host(other.host, config.host)
+            ):
+                return True
+        return False
+
     async def _async_step_device(
         self, step_id: str, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
@@ -180,11 +198,7 @@ class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_HOST] = "invalid_host"
             elif profile is None:
                 errors[CONF_PROFILE] = "unknown_profile"
-            elif any(
-                subentry.unique_id == config.unique_id
-                and (current is None or subentry.subentry_id != current.subentry_id)
-                for subentry in entry.subentries.values()
-            ):
+            elif await self._async_configured(config, current):
                 return self.async_abort(reason="already_configured")
             else:
                 pool = self.hass.data.setdefault(MODBUS_POOL, ModbusConnectionPool())
