@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from custom_components.microdc.const import (
     SUBENTRY_MODBUS_DEVICE,
 )
 from custom_components.microdc.coordinator import MODBUS_POOL
+from custom_components.microdc.profile_store import async_load_profiles
 from custom_components.microdc.protocols.modbus import Endpoint, ModbusConnectionPool
 from tests.modbus_peer import HOST, TEST_PROFILE_YAML, WRONG_PROFILE_YAML, ModbusPeer
 
@@ -330,3 +332,24 @@ async def test_probe_tries_now_while_the_sites_connection_backs_off(hass: HomeAs
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
         await peer.stop()
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_broken_copy_of_a_built_in_profile_says_the_built_in_runs(
+    hass: HomeAssistant, site: MockConfigEntry, tmp_path: Path
+) -> None:
+    """A user's broken demo_ups.yaml: the built-in one keeps serving, and the issue says so."""
+    (tmp_path / "microdc" / "profiles" / "demo_ups.yaml").write_text("points: [", "utf-8")
+    await _start(hass, site)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "invalid_profiles")
+    assert issue is not None
+    assert issue.translation_key == "invalid_profile_copies"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["copies"] == "demo_ups.yaml"
+    assert "demo_ups" in (await async_load_profiles(hass)).profiles  # the built-in one
+    strings = json.loads(
+        (Path(__file__).parents[1] / "custom_components/microdc/strings.json").read_text()
+    )
+    text = strings["issues"]["invalid_profile_copies"]["description"]
+    assert "keeps using its built-in profile" in text
+    assert "{copies}" in text
