@@ -12,6 +12,7 @@ from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from pymodbus.framer import FramerType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -353,3 +354,28 @@ async def test_broken_copy_of_a_built_in_profile_says_the_built_in_runs(
     text = strings["issues"]["invalid_profile_copies"]["description"]
     assert "keeps using its built-in profile" in text
     assert "{copies}" in text
+
+
+@pytest.mark.usefixtures("user_profiles", "socket_enabled")
+@pytest.mark.parametrize(
+    ("served", "typed"), [(FramerType.RTU, "tcp"), (FramerType.SOCKET, "rtu_over_tcp")]
+)
+async def test_wrong_framing_is_said_on_the_framing_field(
+    hass: HomeAssistant, site: MockConfigEntry, served: FramerType, typed: str
+) -> None:
+    """A gateway speaking the other framing: not a wrong unit id, a wrong framing."""
+    peer = ModbusPeer(served)
+    await peer.start()
+    try:
+        result = await _start(hass, site)
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], _input(peer.port, framing=typed)
+        )
+        assert result["errors"] == {"framing": "wrong_framing"}
+        right = "rtu_over_tcp" if typed == "tcp" else "tcp"
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], _input(peer.port, framing=right)
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+    finally:
+        await peer.stop()

@@ -6,6 +6,7 @@ reports a failure on the field that is most likely wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -116,6 +117,25 @@ async def async_probe_device(
     pool: ModbusConnectionPool, config: ModbusDeviceConfig, profile: Profile
 ) -> dict[str, str]:
     """Connect and read every point once; return the form's errors (empty when it fits).
+
+    A gateway that accepts the connection but never answers may be speaking the other framing
+    (RTU over TCP on a Modbus TCP gateway, or the reverse): both look like a silent unit. So a
+    timeout is probed once more with the other framing, and if that answers, the error is on
+    the framing field rather than the unit id.
+    """
+    errors = await _async_probe(pool, config, profile)
+    if errors != {CONF_UNIT_ID: "timeout"}:
+        return errors
+    other = Framing.RTU_OVER_TCP if config.framing is Framing.TCP else Framing.TCP
+    if not await _async_probe(pool, dataclasses.replace(config, framing=other), profile):
+        return {CONF_FRAMING: "wrong_framing"}
+    return errors
+
+
+async def _async_probe(
+    pool: ModbusConnectionPool, config: ModbusDeviceConfig, profile: Profile
+) -> dict[str, str]:
+    """One probe with the config's framing; the form's errors (empty when it fits).
 
     The probe borrows the site's connection to the endpoint when there is one: many serial
     gateways accept a single TCP client, which is already microdc.
