@@ -16,6 +16,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 
+from .bacnet_commands import commands_store
 from .bacnet_coordinator import (
     BacnetSite,
     async_release_bacnet_devices,
@@ -127,6 +128,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> None:
-    """Remove what would outlive a removed site: its repair issues and its heat ledger."""
+    """Remove what would outlive a removed site: repair issues, heat ledger, command record."""
     async_delete_profile_issues(hass, entry)
     await heat_store(hass, entry.entry_id).async_remove()
+    await commands_store(hass, entry.entry_id).async_remove()

@@ -26,6 +26,8 @@ from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
+from .bacnet_address import InvalidAddressError, UnresolvedHostError, async_resolve
+from .bacnet_commands import CommandRecord, commands_store, same_command
 from .bacnet_config import BacnetDeviceConfig, object_key
 from .bacnet_options import BacnetSiteSettings
 from .const import DOMAIN, SUBENTRY_BACNET_DEVICE
@@ -92,6 +94,7 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
         config: BacnetDeviceConfig,
         *,
         write_priority: int,
+        record: CommandRecord,
     ) -> None:
         """Poll at the device's scan interval; COV feeds changes in between."""
         super().__init__(
@@ -105,6 +108,7 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
         self.client = client
         self.config = config
         self.write_priority = write_priority
+        self.record = record  # this site's commands, which survive a restart
         self.held: set[ObjectId] = set()  # objects microdc has commanded and not relinquished
         self.subscriptions: dict[ObjectId, CovSubscription] = {}
         self.cov_refused: dict[ObjectId, str] = {}  # the device's answer to SubscribeCOV
@@ -165,11 +169,14 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
         return readings
 
     async def _async_adopt_commands(self) -> None:
-        """Count a command found at microdc's priority as microdc's own.
+        """Count as this site's own the commands its record lists and the device still holds.
 
-        After a restart (when nothing was unloaded) the valves microdc commanded still hold
-        its commands: adopting them means an unload or ``microdc.relinquish`` gives them back.
+        After a restart (Home Assistant does not unload a site when it stops) the valves this
+        site commanded still hold its commands: adopting them means an unload or
+        ``microdc.relinquish`` gives them back. A command at the same priority that this site
+        did not write (another site on the same controller, another client) is left alone.
         """
+        recorded = self.record.commands(self.config.device_instance)
         commandable = [obj.object_id for obj in self.config.objects if obj.commandable]
         try:
             arrays = await self.client.read_properties(
@@ -179,20 +186,34 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
             _LOGGER.debug("%s: priority arrays not read: %s", self.name, err)
             return
         self._commands_adopted = True
+        foreign: list[ObjectId] = []
         for object_id in commandable:
             slots = arrays.get((object_id, "priority-array"))
-            if (
-                isinstance(slots, tuple)
-                and len(slots) >= self.write_priority
-                and slots[self.write_priority - 1] is not None
-            ):
+            slot = (
+                slots[self.write_priority - 1]
+                if isinstance(slots, tuple) and len(slots) >= self.write_priority
+                else None
+            )
+            if object_id in recorded and same_command(slot, recorded[object_id]):
                 self.held.add(object_id)
+            elif slot is not None:
+                foreign.append(object_id)
+        for object_id in recorded.keys() - self.held:
+            # Relinquished or overwritten by someone else while this site was not running.
+            await self.record.async_forget(self.config.device_instance, object_id)
         if self.held:
             _LOGGER.info(
                 "%s: microdc holds commands at priority %d on %s",
                 self.name,
                 self.write_priority,
                 ", ".join(sorted(self._object_name(oid) for oid in self.held)),
+            )
+        if foreign:
+            _LOGGER.info(
+                "%s: priority %d of %s holds a command this site did not write; left alone",
+                self.name,
+                self.write_priority,
+                ", ".join(sorted(self._object_name(oid) for oid in foreign)),
             )
 
     def _unsubscribed(self) -> list[ObjectId]:
@@ -249,6 +270,7 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
         except BacnetError as err:
             raise translated_error(err, self.subentry.title, self._object_name(object_id)) from err
         self.held.add(object_id)
+        await self.record.async_written(self.config.device_instance, object_id, value)
         await self._async_reread(object_id)
 
     async def async_relinquish(self, object_id: ObjectId) -> None:
@@ -258,6 +280,7 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
         except BacnetError as err:
             raise translated_error(err, self.subentry.title, self._object_name(object_id)) from err
         self.held.discard(object_id)
+        await self.record.async_forget(self.config.device_instance, object_id)
         await self._async_reread(object_id)
 
     async def async_release(self) -> None:
@@ -280,6 +303,7 @@ class BacnetDeviceCoordinator(DataUpdateCoordinator[Readings]):
                 )
             else:
                 self.held.discard(object_id)
+                await self.record.async_forget(self.config.device_instance, object_id)
         await self.client.close()
         self.subscriptions.clear()
 
@@ -369,15 +393,24 @@ async def async_setup_bacnet_devices(hass: HomeAssistant, entry: MicrodcConfigEn
         return BacnetSite()
     ir.async_delete_issue(hass, DOMAIN, issue_id)
     site = BacnetSite(network)
+    record = CommandRecord(commands_store(hass, entry.entry_id))
+    await record.async_load()
     for subentry in subentries:
         config = BacnetDeviceConfig.from_data(subentry.data)
         try:
-            client = network.device(config.address, config.device_instance)
-        except BacnetError as err:
+            # A host name is resolved at every start: the controller's address may change.
+            client = network.device(await async_resolve(config.address), config.device_instance)
+        except (BacnetError, InvalidAddressError, UnresolvedHostError) as err:
             _LOGGER.error("%s: not set up: %s", subentry.title, err)  # noqa: TRY400
             continue
         site.devices[subentry.subentry_id] = BacnetDeviceCoordinator(
-            hass, entry, subentry, client, config, write_priority=settings.write_priority
+            hass,
+            entry,
+            subentry,
+            client,
+            config,
+            write_priority=settings.write_priority,
+            record=record,
         )
     for coordinator in site.devices.values():
         await coordinator.async_refresh()
