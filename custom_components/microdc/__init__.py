@@ -14,6 +14,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 
+from .command_record import commands_store
 from .const import DOMAIN
 from .device_builder import async_delete_site_issues
 from .heat_accounting import heat_store
@@ -88,6 +89,7 @@ async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> 
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> None:
-    """Remove what would outlive a removed site: its repair issues and its heat ledger."""
+    """Remove what would outlive a removed site: repair issues, heat ledger, command record."""
     async_delete_site_issues(hass, entry)
     await heat_store(hass, entry.entry_id).async_remove()
+    await commands_store(hass, entry.entry_id).async_remove()

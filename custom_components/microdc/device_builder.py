@@ -17,6 +17,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.util.hass_dict import HassKey
 
+from .command_record import CommandRecord
 from .const import DOMAIN, SUBENTRY_BACNET_DEVICE, SUBENTRY_MODBUS_DEVICE, SUSPECT_REPROBE_S
 from .device_config import ModbusDeviceConfig
 from .lib.devices.bacnet import BacnetDevice
@@ -25,6 +26,7 @@ from .lib.devices.base import Device
 from .lib.devices.modbus import ModbusDevice
 from .lib.profile import Profile
 from .lib.protocols.bacnet import BacnetError, BacnetNetwork
+from .lib.protocols.bacnet_address import InvalidAddressError, UnresolvedHostError, async_resolve
 from .lib.protocols.modbus import ModbusConnection, ModbusConnectionPool
 from .settings import BacnetSiteSettings
 
@@ -52,6 +54,7 @@ class DeviceBuilder:
     hass: HomeAssistant
     entry: ConfigEntry[Any]
     profiles: dict[str, Profile]
+    commands: CommandRecord
     bacnet: BacnetSiteSettings | None = None
     network: BacnetNetwork | None = None
     _connections: list[ModbusConnection] = field(default_factory=list)
@@ -106,12 +109,17 @@ class DeviceBuilder:
             return None
         config = BacnetDeviceConfig.from_data(subentry.data)
         try:
-            client = network.device(config.address, config.device_instance)
-        except BacnetError as err:
+            # A host name is resolved at every start: the controller's address may change.
+            client = network.device(await async_resolve(config.address), config.device_instance)
+        except (BacnetError, InvalidAddressError, UnresolvedHostError) as err:
             _LOGGER.error("%s: not set up: %s", subentry.title, err)  # noqa: TRY400
             return None
         device = BacnetDevice(
-            client, config, name=subentry.title, adopt_priority=self.bacnet.write_priority
+            client,
+            config,
+            name=subentry.title,
+            journal=self.commands.journal(subentry.subentry_id),
+            watch_priority=self.bacnet.write_priority,
         )
         return BuiltDevice(device, config.scan_interval_s)
 

@@ -14,6 +14,7 @@ from .lib.profile import BUILTIN_PROFILES_DIR, ProfileLoadResult, load_profiles
 _LOGGER = logging.getLogger(__name__)
 
 ISSUE_INVALID_PROFILES = "invalid_profiles"
+ISSUE_INVALID_PROFILE_COPIES = "invalid_profile_copies"  # same issue, worded for built-in copies
 
 
 def user_profiles_dir(hass: HomeAssistant) -> Path:
@@ -30,16 +31,22 @@ async def async_load_profiles(hass: HomeAssistant) -> ProfileLoadResult:
         _LOGGER.warning("Profile not loaded: %s", error)
     # A repair issue lists the bad files until they are fixed (or removed).
     if result.errors:
+        # A skipped file named like a profile that did load is a broken copy of a built-in
+        # one: its devices keep running on the built-in profile, without the user's changes.
+        copies = sorted(
+            {error.file for error in result.errors if Path(error.file).stem in result.profiles}
+        )
         ir.async_create_issue(
             hass,
             DOMAIN,
             ISSUE_INVALID_PROFILES,
             is_fixable=False,
             severity=ir.IssueSeverity.WARNING,
-            translation_key=ISSUE_INVALID_PROFILES,
+            translation_key=ISSUE_INVALID_PROFILE_COPIES if copies else ISSUE_INVALID_PROFILES,
             translation_placeholders={
                 "folder": "/".join(USER_PROFILES_DIR),
                 "errors": "\n".join(f"- {error}" for error in result.errors),
+                "copies": ", ".join(copies),
             },
         )
     else:

@@ -15,6 +15,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
+from .command_record import CommandRecord, commands_store
 from .const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
 from .coordinator import DeviceCoordinator
 from .device_builder import (
@@ -65,7 +66,9 @@ class Site:
         ]
         needs_profiles = any(s.subentry_type == SUBENTRY_MODBUS_DEVICE for s in subentries)
         profiles = dict((await async_load_profiles(hass)).profiles) if needs_profiles else {}
-        self._builder = builder = DeviceBuilder(hass, entry, profiles)
+        commands = CommandRecord(commands_store(hass, entry.entry_id))
+        await commands.async_load()
+        self._builder = builder = DeviceBuilder(hass, entry, profiles, commands)
         for subentry in subentries:
             built = await builder.async_build(subentry)
             if built is not None:

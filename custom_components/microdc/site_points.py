@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+import re
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -23,6 +24,11 @@ from .profile_store import async_load_profiles
 
 # A percentage as profiles (Home Assistant's unit) and BACnet (its engineering units) name it.
 _PERCENT_UNITS = frozenset({"%", "percent"})
+# No role says "this valve rejects heat" yet (valve_position serves every valve), so the reject
+# path is told by its name: a point whose key, object name or description speaks of the dry
+# cooler or of rejecting heat (the demo's VLV-DRY-COOLER, "Heat rejection valve to the dry
+# cooler", dry_cooler_valve). reject always exists and is no destination's.
+_REJECT_WORDS = re.compile(r"\b(dry ?cooler|reject(ion)?|heat rejection)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,8 @@ class SitePoint:
     key: str
     role: Role | None
     unit: str | None
+    name: str | None = None  # a BACnet object's name; profile points go by their key
+    description: str | None = None
 
     @property
     def ref(self) -> str:
@@ -43,11 +51,19 @@ class SitePoint:
     @property
     def label(self) -> str:
         """How the point is offered in a form."""
-        return f"{self.device_title}: {self.key}"
+        return f"{self.device_title}: {self.name or self.key}"
+
+    @property
+    def is_reject_valve(self) -> bool:
+        """Whether the point is the reject path's valve (the dry cooler), by its names."""
+        text = " ".join(t for t in (self.key, self.name, self.description) if t)
+        return _REJECT_WORDS.search(re.sub(r"[_-]+", " ", text.lower())) is not None
 
 
-def _site_point(device_id: str, title: str, point: Point) -> SitePoint:
-    return SitePoint(device_id, title, point.key, point.role, point.unit)
+def _site_point(
+    device_id: str, title: str, point: Point, description: str | None = None
+) -> SitePoint:
+    return SitePoint(device_id, title, point.key, point.role, point.unit, point.name, description)
 
 
 def profile_points(device_id: str, title: str, profile: Profile) -> list[SitePoint]:
@@ -58,7 +74,7 @@ def profile_points(device_id: str, title: str, profile: Profile) -> list[SitePoi
 def bacnet_points(device_id: str, title: str, data: Mapping[str, Any]) -> list[SitePoint]:
     """The chosen objects of a BACnet device; a point's key is its object's (type_instance)."""
     return [
-        _site_point(device_id, title, object_point(obj))
+        _site_point(device_id, title, object_point(obj), obj.description)
         for obj in BacnetDeviceConfig.from_data(data).objects
     ]
 
@@ -78,14 +94,29 @@ async def async_site_points(hass: HomeAssistant, entry: ConfigEntry[object]) -> 
 
 
 def valve_candidates(points: list[SitePoint]) -> list[SitePoint]:
-    """Points that can say how far a heat destination's valve is open (0..100 %)."""
+    """Points that can say how far a heat destination's valve is open (0..100 %).
+
+    Not the reject path's valve: the dry cooler is where heat goes when no destination takes it.
+    """
     return [
         p
         for p in points
-        if p.role is Role.VALVE_POSITION or (p.role is None and p.unit in _PERCENT_UNITS)
+        if (p.role is Role.VALVE_POSITION or (p.role is None and p.unit in _PERCENT_UNITS))
+        and not p.is_reject_valve
     ]
 
 
 def meter_devices(points: list[SitePoint]) -> dict[str, str]:
-    """Devices that can measure a branch of the loop: subentry id -> title."""
+    """Devices that can measure heat (the loop or a branch of it): subentry id -> title."""
     return {p.device_id: p.device_title for p in points if p.role in METER_ROLES}
+
+
+def branch_meter_choices(points: list[SitePoint], other_branches: set[str]) -> dict[str, str]:
+    """Meter devices a destination may name as its branch meter: subentry id -> title.
+
+    Not the loop's main meter, which heat accounting takes as the first meter device that is
+    no other destination's branch meter.
+    """
+    meters = meter_devices(points)
+    main = next((device_id for device_id in meters if device_id not in other_branches), None)
+    return {device_id: title for device_id, title in meters.items() if device_id != main}

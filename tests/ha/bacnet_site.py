@@ -21,14 +21,13 @@ from pytest_homeassistant_custom_component.common import (
 )
 import yaml
 
+from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_BACNET_DEVICE
 from custom_components.microdc.lib.devices.bacnet_config import (
     BacnetDeviceConfig,
     BacnetObjectConfig,
     device_unique_id,
     object_key,
 )
-from custom_components.microdc.coordinator import DeviceCoordinator
-from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_BACNET_DEVICE
 from custom_components.microdc.lib.protocols.bacnet import ObjectId
 from tests.simulator_process import REPO_ROOT, SimulatorProcess
 

@@ -26,11 +26,10 @@ from homeassistant.helpers import (
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.microdc.lib.devices.bacnet_config import BacnetObjectConfig
 from custom_components.microdc.bacnet_coordinator import error_key, translated_error
-from custom_components.microdc.settings import BacnetSiteSettings
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SERVICE_RELINQUISH
 from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
+from custom_components.microdc.lib.devices.bacnet_config import BacnetObjectConfig
 from custom_components.microdc.lib.protocols import bacnet as transport
 from custom_components.microdc.lib.protocols.bacnet import (
     BacnetAbortError,
@@ -43,6 +42,7 @@ from custom_components.microdc.lib.protocols.bacnet import (
     PointReading,
     StatusFlags,
 )
+from custom_components.microdc.settings import BacnetSiteSettings
 from custom_components.microdc.site_points import (
     async_site_points,
     meter_devices,
@@ -440,9 +440,15 @@ async def test_site_points_name_bacnet_objects(
     points = {p.key: p for p in await async_site_points(hass, entry)}
     assert points["analog-input_3"].role == "loop_flow"
     assert points["analog-input_3"].unit == "m³/h"
-    valves = {p.key for p in valve_candidates(list(points.values()))}
-    # The valve with its role, and every other 0-100 % object without one.
-    assert valves == {f"analog-output_{n}" for n in range(1, 6)}
+    valves = {p.key: p.label for p in valve_candidates(list(points.values()))}
+    # The valve with its role, and every other 0-100 % object without one, by object name;
+    # not the dry cooler's (VLV-DRY-COOLER, "Heat rejection valve ..."): that is reject's.
+    assert valves == {
+        "analog-output_1": f"{DEVICE_NAME}: VLV-STOCKROOM",
+        "analog-output_2": f"{DEVICE_NAME}: VLV-TENANT-A",
+        "analog-output_3": f"{DEVICE_NAME}: VLV-TENANT-B",
+        "analog-output_4": f"{DEVICE_NAME}: VLV-SHARED-LOOP",
+    }
     assert meter_devices(list(points.values())) == {coordinator.subentry.subentry_id: DEVICE_NAME}
     sim = await simulator.async_state()
     assert coordinator.value("analog-input_3") == pytest.approx(
@@ -544,7 +550,7 @@ async def test_diagnostics_list_objects_and_cov_without_addresses(
 
 
 async def test_commands_left_by_a_previous_run_are_adopted(
-    hass: HomeAssistant, simulator: SimulatorProcess
+    hass: HomeAssistant, simulator: SimulatorProcess, hass_storage: dict[str, Any]
 ) -> None:
     """A command at microdc's priority found at start (after a crash) is given back on unload."""
     settings = BacnetSiteSettings.from_options(BACNET_OPTIONS)
@@ -559,7 +565,25 @@ async def test_commands_left_by_a_previous_run_are_adopted(
         SLOT
     ] == (33.0)
 
-    entry = await setup_site(hass, device_subentry(simulator, scan_interval_s=SCAN_S))
+    # The previous run recorded that it wrote it (a site adopts only its own commands).
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        entry_id="corner_shop",
+        unique_id="corner_shop",
+        title="Corner Shop",
+        data={CONF_SITE_NAME: "Corner Shop"},
+        options=BACNET_OPTIONS,
+        subentries_data=[device_subentry(simulator, scan_interval_s=SCAN_S)],
+    )
+    hass_storage[f"{DOMAIN}.bacnet_commands.corner_shop"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": f"{DOMAIN}.bacnet_commands.corner_shop",
+        "data": {"commands": {str(INSTANCE): {"analog-output,4": 33.0}}},
+    }
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
     assert coordinator_of(entry).held == {ObjectId("analog-output", 4)}
     await _unload(hass, entry)
     assert sim_command(await simulator.async_state(), "analog-output,4")["priority_array"] == (

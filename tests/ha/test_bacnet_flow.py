@@ -14,14 +14,14 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_BACNET_DEVICE
 from custom_components.microdc.lib.devices.bacnet_config import (
     ROLE_KINDS,
     BacnetDeviceConfig,
     device_unique_id,
 )
-from custom_components.microdc.settings import BACNET_DEFAULTS
-from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_BACNET_DEVICE
 from custom_components.microdc.lib.protocols import bacnet as transport
+from custom_components.microdc.settings import BACNET_DEFAULTS
 from tests.ha.bacnet_site import (
     BACNET_OPTIONS,
     DEVICE_NAME,

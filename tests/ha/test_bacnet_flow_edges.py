@@ -13,12 +13,12 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.microdc.lib.devices.bacnet_config import BacnetDeviceConfig
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN
+from custom_components.microdc.lib.devices.bacnet_config import BacnetDeviceConfig
 from custom_components.microdc.lib.protocols import bacnet as transport
 from tests.ha.bacnet_site import BACNET_OPTIONS, DEVICE_NAME, INSTANCE, device_subentry
-from tests.simulator_process import SimulatorProcess
 from tests.ha.test_bacnet_flow import _address, _configure, _empty_site, _start
+from tests.simulator_process import SimulatorProcess
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -30,14 +30,14 @@ import yaml
 
 from custom_components.microdc import heat_accounting
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
-from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
-from custom_components.microdc.heat_accounting import HEAT_ACCOUNTING, SiteHeatAccounting
 from custom_components.microdc.destination_config import (
     CONF_BRANCH_METER,
     CONF_KIND,
     CONF_VALVES,
     SUBENTRY_HEAT_DESTINATION,
 )
+from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
+from custom_components.microdc.heat_accounting import HEAT_ACCOUNTING, SiteHeatAccounting
 from custom_components.microdc.lib.protocols.bacnet import (
     BacnetDeviceClient,
     BacnetNetwork,

@@ -23,7 +23,6 @@ from custom_components.microdc.destination_config import (
     SUBENTRY_HEAT_DESTINATION,
 )
 from custom_components.microdc.lib.protocols.bacnet import BacnetDeviceClient
-from tests.simulator_process import SimulatorProcess
 from tests.ha.test_heat_accounting import (
     METER_ID,
     METER_RESOLUTION_WH,
@@ -39,6 +38,7 @@ from tests.ha.test_heat_accounting import (
     controller,  # noqa: F401 - a fixture
     heat_simulator,  # noqa: F401 - a fixture
 )
+from tests.simulator_process import SimulatorProcess
 
 SIM_HEAT_METER = "heat_meter"  # the devices' names in the simulator's demo site
 SIM_PDU = "rack_pdu"

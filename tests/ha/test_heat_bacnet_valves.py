@@ -13,20 +13,19 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.microdc.lib.devices.bacnet_config import object_key
-from custom_components.microdc.coordinator import DeviceCoordinator
 from custom_components.microdc.const import SUBENTRY_MODBUS_DEVICE
-from custom_components.microdc.heat_accounting import HEAT_ACCOUNTING
 from custom_components.microdc.destination_config import (
     CONF_BRANCH_METER,
     CONF_KIND,
     CONF_VALVES,
     SUBENTRY_HEAT_DESTINATION,
 )
+from custom_components.microdc.heat_accounting import HEAT_ACCOUNTING
+from custom_components.microdc.lib.devices.bacnet_config import object_key
 from custom_components.microdc.lib.protocols.bacnet import ObjectId
 from tests.ha.bacnet_site import demo_objects, device_subentry, setup_site
-from tests.simulator_process import SimulatorProcess
 from tests.ha.test_heat_accounting import Clock
+from tests.simulator_process import SimulatorProcess
 
 CONTROLLER_ID = "controller"
 METER_RESOLUTION_WH = 10.0

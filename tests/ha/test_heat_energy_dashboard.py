@@ -19,7 +19,6 @@ from pytest_homeassistant_custom_component.components.recorder.common import (
 )
 
 from custom_components.microdc.lib.protocols.bacnet import BacnetDeviceClient
-from tests.simulator_process import SimulatorProcess
 from tests.ha.test_heat_accounting import (  # noqa: F401 - fixtures shared with that module
     Clock,
     _route,
@@ -29,6 +28,7 @@ from tests.ha.test_heat_accounting import (  # noqa: F401 - fixtures shared with
     controller,
     heat_simulator,
 )
+from tests.simulator_process import SimulatorProcess
 
 
 @pytest.fixture(autouse=True)

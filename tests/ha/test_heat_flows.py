@@ -5,11 +5,11 @@ from typing import Any
 from homeassistant.config_entries import ConfigSubentryData
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
-from custom_components.microdc.lib.heat import Fluid, HeatingKind
 from custom_components.microdc.destination_config import (
     CONF_BRANCH_METER,
     CONF_KIND,
@@ -17,6 +17,7 @@ from custom_components.microdc.destination_config import (
     NO_METER,
     SUBENTRY_HEAT_DESTINATION,
 )
+from custom_components.microdc.lib.heat import Fluid, HeatingKind
 from custom_components.microdc.settings import (
     CONF_EFFICIENCY,
     CONF_EMISSION_FACTOR,
@@ -140,13 +141,14 @@ async def test_add_and_reconfigure_destination(hass: HomeAssistant, socket_enabl
     result = await _destination_flow(hass, entry)
     assert result["type"] is FlowResultType.FORM
     offered = result["data_schema"].schema[CONF_VALVES].config["options"]
-    # The valve feedback's five points; nothing of the heat meter (no valve there).
+    # The valve feedback's points but the dry cooler's (the reject path); nothing of the heat
+    # meter (no valve there).
     assert {o["value"] for o in offered} == {
-        f"{VALVES_ID}/{key}_valve"
-        for key in ("stockroom", "tenant_a", "tenant_b", "shared_loop", "dry_cooler")
+        f"{VALVES_ID}/{key}_valve" for key in ("stockroom", "tenant_a", "tenant_b", "shared_loop")
     }
+    # The site's only heat meter measures the rack's loop: it is not offered as a branch's.
     meters = {o["value"] for o in result["data_schema"].schema[CONF_BRANCH_METER].config["options"]}
-    assert meters == {NO_METER, METER_ID}
+    assert meters == {NO_METER}
 
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"],
@@ -190,17 +192,21 @@ async def test_add_and_reconfigure_destination(hass: HomeAssistant, socket_enabl
     )
     result = await entry.start_subentry_reconfigure_flow(hass, stockroom.subentry_id)
     assert result["type"] is FlowResultType.FORM
-    result = await hass.config_entries.subentries.async_configure(
-        result["flow_id"],
-        {
-            CONF_NAME: "Back store",
-            CONF_KIND: "stockroom",
-            CONF_VALVES: [f"{VALVES_ID}/stockroom_valve", f"{VALVES_ID}/tenant_b_valve"],
-            CONF_BRANCH_METER: METER_ID,
-        },
-    )
-    # The site's only heat meter measures the rack's loop: it cannot be a branch's meter.
-    assert result["errors"] == {CONF_BRANCH_METER: "branch_meter_is_loop_meter"}
+    # Neither the loop's meter nor the dry cooler's valve can be chosen, even sent by hand.
+    for wrong in (
+        {CONF_BRANCH_METER: METER_ID},
+        {CONF_VALVES: [f"{VALVES_ID}/dry_cooler_valve"]},
+    ):
+        with pytest.raises(InvalidData):
+            await hass.config_entries.subentries.async_configure(
+                result["flow_id"],
+                {
+                    CONF_NAME: "Back store",
+                    CONF_KIND: "stockroom",
+                    CONF_VALVES: [f"{VALVES_ID}/stockroom_valve"],
+                    **wrong,
+                },
+            )
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"],
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from homeassistant.config_entries import SOURCE_RECONFIGURE, SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
+from pymodbus.framer import FramerType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -21,6 +23,7 @@ from custom_components.microdc.const import (
 )
 from custom_components.microdc.device_builder import MODBUS_POOL
 from custom_components.microdc.lib.protocols.modbus import Endpoint, ModbusConnectionPool
+from custom_components.microdc.profile_store import async_load_profiles
 from tests.modbus_peer import HOST, TEST_PROFILE_YAML, WRONG_PROFILE_YAML, ModbusPeer
 
 POLLING = {"polling": {"scan_interval": 10, "timeout": 0.5, "max_gap": 3}}
@@ -177,6 +180,20 @@ async def test_same_unit_twice_is_refused(
         )
         assert result["type"] is expected
     assert result["reason"] == "already_configured"
+    # The same unit by another name of its host: still the same device.
+    other_name = "localhost" if HOST == "127.0.0.1" else "127.0.0.1"
+    result = await _start(hass, site)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**_input(peer.port), "host": other_name}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    # Another unit at the same gateway is another device.
+    result = await _start(hass, site)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port, unit_id=2)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
 
 
 async def test_no_profiles_at_all(
@@ -315,4 +332,50 @@ async def test_probe_tries_now_while_the_sites_connection_backs_off(hass: HomeAs
         assert hass.data[MODBUS_POOL].users(Endpoint(HOST, port)) == 2
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
+        await peer.stop()
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_broken_copy_of_a_built_in_profile_says_the_built_in_runs(
+    hass: HomeAssistant, site: MockConfigEntry, tmp_path: Path
+) -> None:
+    """A user's broken demo_ups.yaml: the built-in one keeps serving, and the issue says so."""
+    (tmp_path / "microdc" / "profiles" / "demo_ups.yaml").write_text("points: [", "utf-8")
+    await _start(hass, site)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "invalid_profiles")
+    assert issue is not None
+    assert issue.translation_key == "invalid_profile_copies"
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["copies"] == "demo_ups.yaml"
+    assert "demo_ups" in (await async_load_profiles(hass)).profiles  # the built-in one
+    strings = json.loads(
+        (Path(__file__).parents[1] / "custom_components/microdc/strings.json").read_text()
+    )
+    text = strings["issues"]["invalid_profile_copies"]["description"]
+    assert "keeps using its built-in profile" in text
+    assert "{copies}" in text
+
+
+@pytest.mark.usefixtures("user_profiles", "socket_enabled")
+@pytest.mark.parametrize(
+    ("served", "typed"), [(FramerType.RTU, "tcp"), (FramerType.SOCKET, "rtu_over_tcp")]
+)
+async def test_wrong_framing_is_said_on_the_framing_field(
+    hass: HomeAssistant, site: MockConfigEntry, served: FramerType, typed: str
+) -> None:
+    """A gateway speaking the other framing: not a wrong unit id, a wrong framing."""
+    peer = ModbusPeer(served)
+    await peer.start()
+    try:
+        result = await _start(hass, site)
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], _input(peer.port, framing=typed)
+        )
+        assert result["errors"] == {"framing": "wrong_framing"}
+        right = "rtu_over_tcp" if typed == "tcp" else "tcp"
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], _input(peer.port, framing=right)
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+    finally:
         await peer.stop()

@@ -4,15 +4,18 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.microdc.settings import CONF_BACNET
 from custom_components.microdc.const import (
     CONF_LOW_BATTERY_CHARGE,
     CONF_LOW_BATTERY_RUNTIME,
     CONF_SITE_NAME,
     DOMAIN,
 )
-from custom_components.microdc.settings import CONF_HEAT, HEAT_DEFAULTS as DEFAULTS
-from custom_components.microdc.settings import CONF_UPS, UpsLimits
+from custom_components.microdc.settings import (
+    CONF_BACNET,
+    CONF_HEAT,
+    CONF_UPS,
+    HEAT_DEFAULTS as DEFAULTS,
+)
 
 
 async def test_ups_limits_saved_from_the_options_form(hass: HomeAssistant) -> None:

@@ -5,7 +5,6 @@ from typing import Any
 import pytest
 
 from custom_components.microdc.lib.profile import DataType, RegisterPoint as Point
-from custom_components.microdc.lib.protocols.modbus import Table
 from custom_components.microdc.lib.protocols.block_planner import (
     MAX_BITS_PER_READ,
     MAX_REGISTERS_PER_READ,
@@ -13,6 +12,7 @@ from custom_components.microdc.lib.protocols.block_planner import (
     plan_reads,
     split_block,
 )
+from custom_components.microdc.lib.protocols.modbus import Table
 
 
 def _p(key: str, address: int, data_type: DataType = DataType.U16, **kwargs: Any) -> Point:

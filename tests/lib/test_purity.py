@@ -56,7 +56,14 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "site and coordinator",
         tuple(
             f"{MICRODC}.{name}"
-            for name in ("coordinator", "device_builder", "heat_accounting", "site", "models")
+            for name in (
+                "coordinator",
+                "command_record",
+                "device_builder",
+                "heat_accounting",
+                "site",
+                "models",
+            )
         ),
     ),
     (

@@ -60,6 +60,12 @@ from ..lib.protocols.bacnet import (
     DiscoveredDevice,
     ObjectInfo,
 )
+from ..lib.protocols.bacnet_address import (
+    InvalidAddressError,
+    UnresolvedHostError,
+    async_resolve,
+    is_host_name,
+)
 from ..settings import BacnetSiteSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -135,6 +141,21 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
         self._matching: list[str] = []
         self._chosen: list[str] = []
         self._polling: dict[str, Any] = {}
+        # Resolved address -> the host name typed for it: the subentry keeps the name.
+        self._typed: dict[str, str] = {}
+
+    async def _async_resolve(self, typed: str, field: str) -> tuple[str | None, dict[str, str]]:
+        """The typed address as ``a.b.c.d:port``, or the error on its field."""
+        try:
+            resolved = await async_resolve(typed)
+        except InvalidAddressError:
+            return None, {field: "invalid_address"}
+        except UnresolvedHostError as err:
+            _LOGGER.debug("BACnet address %r not resolved: %s", typed, err)
+            return None, {field: "cannot_resolve"}
+        if is_host_name(typed):
+            self._typed[resolved] = with_default_port(typed)
+        return resolved, {}
 
     @contextlib.asynccontextmanager
     async def _network(self) -> AsyncIterator[BacnetNetwork]:
@@ -168,22 +189,12 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
         errors: dict[str, str] = {}
         if user_input is not None:
             target = str(user_input.get(CONF_TARGET) or "").strip()
-            try:
-                async with self._network() as network:
-                    found = await network.discover(
-                        with_default_port(target) if target else None,
-                        timeout_s=DISCOVERY_TIMEOUT_S,
-                    )
-            except NetworkUnavailableError as err:
-                _LOGGER.warning("BACnet/IP socket unavailable: %s", err)
-                errors["base"] = "network_unavailable"
-            except BacnetConfigError as err:
-                _LOGGER.debug("Who-Is to %r failed: %s", target, err)
-                errors[CONF_TARGET] = "invalid_address" if target else "no_broadcast"
-            except BacnetError as err:
-                _LOGGER.debug("Who-Is to %r failed: %s", target, err)
-                errors["base"] = "network_unavailable"
-            else:
+            resolved: str | None = None
+            if target:
+                resolved, errors = await self._async_resolve(target, CONF_TARGET)
+            if not errors:
+                errors, found = await self._async_discover(target, resolved)
+            if not errors:
                 self._found = {
                     f"{d.instance}@{d.address}": d
                     for d in sorted(found, key=lambda d: d.instance)
@@ -202,6 +213,23 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
             ),
             errors=errors,
         )
+
+    async def _async_discover(
+        self, target: str, resolved: str | None
+    ) -> tuple[dict[str, str], list[DiscoveredDevice]]:
+        """Who-Is to the resolved target (None: broadcast); the form's errors, or who answered."""
+        try:
+            async with self._network() as network:
+                return {}, await network.discover(resolved, timeout_s=DISCOVERY_TIMEOUT_S)
+        except NetworkUnavailableError as err:
+            _LOGGER.warning("BACnet/IP socket unavailable: %s", err)
+            return {"base": "network_unavailable"}, []
+        except BacnetConfigError as err:
+            _LOGGER.debug("Who-Is to %r failed: %s", target, err)
+            return {CONF_TARGET: "invalid_address" if target else "no_broadcast"}, []
+        except BacnetError as err:
+            _LOGGER.debug("Who-Is to %r failed: %s", target, err)
+            return {"base": "network_unavailable"}, []
 
     async def async_step_pick(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Choose one of the devices that answered."""
@@ -246,7 +274,9 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
             elif self._configured(instance):
                 return self.async_abort(reason="already_configured")
             else:
-                errors = await self._async_read_device(with_default_port(address), instance)
+                resolved, errors = await self._async_resolve(address, CONF_ADDRESS)
+                if resolved is not None:
+                    errors = await self._async_read_device(resolved, instance)
                 if not errors:
                     return await self.async_step_filter()
         return self.async_show_form(
@@ -462,7 +492,7 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
         device = self._device
         polling = self._polling
         config = BacnetDeviceConfig(
-            address=device.address,
+            address=self._typed.get(device.address, device.address),
             device_instance=device.instance,
             objects=tuple(
                 BacnetObjectConfig.from_info(
@@ -490,13 +520,16 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
         current = BacnetDeviceConfig.from_data(subentry.data)
         errors: dict[str, str] = {}
         if user_input is not None:
-            address = with_default_port(str(user_input[CONF_ADDRESS]))
+            typed = str(user_input[CONF_ADDRESS]).strip()
+            address = with_default_port(typed) if typed else ""
             polling = dict(user_input.get(CONF_POLLING) or {})
+            resolved, errors = await self._async_resolve(typed, CONF_ADDRESS)
             try:
-                async with self._network() as network:
-                    _device, errors = await self._async_identify(
-                        network, address, current.device_instance
-                    )
+                if resolved is not None:
+                    async with self._network() as network:
+                        _device, errors = await self._async_identify(
+                            network, resolved, current.device_instance
+                        )
             except NetworkUnavailableError as err:
                 _LOGGER.warning("BACnet/IP socket unavailable: %s", err)
                 errors = {"base": "network_unavailable"}

@@ -32,7 +32,12 @@ from ..destination_config import (
     HeatDestinationConfig,
 )
 from ..lib.heat import REJECT
-from ..site_points import async_site_points, meter_devices, valve_candidates
+from ..site_points import (
+    async_site_points,
+    branch_meter_choices,
+    meter_devices,
+    valve_candidates,
+)
 
 
 class HeatDestinationSubentryFlow(ConfigSubentryFlow):
@@ -59,6 +64,13 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
             return self.async_abort(reason="no_valve_points")
         reconfiguring = step_id == "reconfigure"
         current = self._get_reconfigure_subentry() if reconfiguring else None
+        other_branch_meters = {
+            str(subentry.data[CONF_BRANCH_METER])
+            for subentry in entry.subentries.values()
+            if subentry.subentry_type == SUBENTRY_HEAT_DESTINATION
+            and (current is None or subentry.subentry_id != current.subentry_id)
+            and subentry.data.get(CONF_BRANCH_METER)
+        }
         errors: dict[str, str] = {}
         if user_input is not None:
             name = str(user_input[CONF_NAME]).strip()
@@ -69,13 +81,6 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
                 if subentry.subentry_type == SUBENTRY_HEAT_DESTINATION
                 and (current is None or subentry.subentry_id != current.subentry_id)
                 for ref in subentry.data.get(CONF_VALVES, ())
-            }
-            other_branch_meters = {
-                str(subentry.data[CONF_BRANCH_METER])
-                for subentry in entry.subentries.values()
-                if subentry.subentry_type == SUBENTRY_HEAT_DESTINATION
-                and (current is None or subentry.subentry_id != current.subentry_id)
-                and subentry.data.get(CONF_BRANCH_METER)
             }
             titles = {
                 subentry.title.casefold()
@@ -115,7 +120,9 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
             suggested[CONF_BRANCH_METER] = current.data.get(CONF_BRANCH_METER) or NO_METER
         return self.async_show_form(
             step_id=step_id,
-            data_schema=self.add_suggested_values_to_schema(_schema(valves, meters), suggested),
+            data_schema=self.add_suggested_values_to_schema(
+                _schema(valves, branch_meter_choices(points, other_branch_meters)), suggested
+            ),
             errors=errors,
         )
 

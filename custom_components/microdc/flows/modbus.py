@@ -6,10 +6,11 @@ reports a failure on the field that is most likely wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import ConfigSubentry, ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_HOST, CONF_PORT
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
@@ -37,6 +38,7 @@ from ..const import (
     DEFAULT_SCAN_INTERVAL_S,
     DEFAULT_TIMEOUT_S,
     DEFAULT_UNIT_ID,
+    SUBENTRY_MODBUS_DEVICE,
 )
 from ..device_builder import MODBUS_POOL
 from ..device_config import ModbusDeviceConfig
@@ -49,6 +51,7 @@ from ..lib.protocols.modbus import (
     ModbusTimeoutError,
     ModbusUnitNotAnsweringError,
 )
+from ..lib.protocols.modbus_endpoints import async_same_host
 from ..profile_store import async_load_profiles
 
 _LOGGER = logging.getLogger(__name__)
@@ -114,6 +117,25 @@ async def async_probe_device(
 ) -> dict[str, str]:
     """Connect and read every point once; return the form's errors (empty when it fits).
 
+    A gateway that accepts the connection but never answers may be speaking the other framing
+    (RTU over TCP on a Modbus TCP gateway, or the reverse): both look like a silent unit. So a
+    timeout is probed once more with the other framing, and if that answers, the error is on
+    the framing field rather than the unit id.
+    """
+    errors = await _async_probe(pool, config, profile)
+    if errors != {CONF_UNIT_ID: "timeout"}:
+        return errors
+    other = Framing.RTU_OVER_TCP if config.framing is Framing.TCP else Framing.TCP
+    if not await _async_probe(pool, dataclasses.replace(config, framing=other), profile):
+        return {CONF_FRAMING: "wrong_framing"}
+    return errors
+
+
+async def _async_probe(
+    pool: ModbusConnectionPool, config: ModbusDeviceConfig, profile: Profile
+) -> dict[str, str]:
+    """One probe with the config's framing; the form's errors (empty when it fits).
+
     The probe borrows the site's connection to the endpoint when there is one: many serial
     gateways accept a single TCP client, which is already microdc.
     """
@@ -163,6 +185,22 @@ class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
         """Change a device's address or settings; its entities and history stay."""
         return await self._async_step_device("reconfigure", user_input)
 
+    async def _async_configured(
+        self, config: ModbusDeviceConfig, current: ConfigSubentry | None
+    ) -> bool:
+        """Whether the site has this unit at this port already, by any name of its host."""
+        for subentry in self._get_entry().subentries.values():
+            if subentry.subentry_type != SUBENTRY_MODBUS_DEVICE or (
+                current is not None and subentry.subentry_id == current.subentry_id
+            ):
+                continue
+            other = ModbusDeviceConfig.from_data(subentry.data)
+            if (other.port, other.unit_id) == (config.port, config.unit_id) and (
+                await async_same_host(other.host, config.host)
+            ):
+                return True
+        return False
+
     async def _async_step_device(
         self, step_id: str, user_input: dict[str, Any] | None
     ) -> SubentryFlowResult:
@@ -180,11 +218,7 @@ class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_HOST] = "invalid_host"
             elif profile is None:
                 errors[CONF_PROFILE] = "unknown_profile"
-            elif any(
-                subentry.unique_id == config.unique_id
-                and (current is None or subentry.subentry_id != current.subentry_id)
-                for subentry in entry.subentries.values()
-            ):
+            elif await self._async_configured(config, current):
                 return self.async_abort(reason="already_configured")
             else:
                 pool = self.hass.data.setdefault(MODBUS_POOL, ModbusConnectionPool())

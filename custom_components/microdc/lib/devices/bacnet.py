@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 import logging
+import math
 from types import MappingProxyType
 from typing import Any
 
@@ -40,6 +41,7 @@ from ..protocols.bacnet import (
 from ..protocols.bacnet_units import unit_mapping
 from .bacnet_config import BacnetDeviceConfig, BacnetObjectConfig, object_key
 from .base import (
+    CommandJournal,
     Device,
     DeviceError,
     DeviceIdentity,
@@ -80,6 +82,20 @@ class BacnetRequestError(DeviceError):
         super().__init__(str(cause), reason=reason or error_reason(cause))
         self.cause = cause
         self.object = object_name
+
+
+def same_command(slot: Any, written: Value) -> bool:
+    """Whether a priority array slot still holds the value written there.
+
+    Analog values travel as 32-bit REALs: compare within a REAL's precision.
+    """
+    if slot is None or isinstance(slot, str) or isinstance(written, str | frozenset):
+        return False
+    if isinstance(written, bool) or isinstance(slot, bool):
+        return bool(slot) == bool(written)
+    if not isinstance(slot, int | float):
+        return False
+    return math.isclose(float(slot), float(written), rel_tol=1e-6, abs_tol=1e-6)
 
 
 def state_options(obj: BacnetObjectConfig) -> tuple[str, ...]:
@@ -129,13 +145,16 @@ class BacnetDevice(Device):
         config: BacnetDeviceConfig,
         *,
         name: str,
-        adopt_priority: int | None = None,
+        journal: CommandJournal | None = None,
+        watch_priority: int | None = None,
     ) -> None:
         """Nothing is sent until the first poll.
 
-        adopt_priority: after a restart the valves microdc commanded still hold its commands;
-        a command found at this priority on the first good poll counts as microdc's own, so
-        that an unload or a release gives it back.
+        journal: this site's record of its commands. After a restart (Home Assistant does not
+        unload a site when it stops) the valves it commanded still hold them: on the first good
+        poll the commands the journal lists and the device still holds are adopted, so that an
+        unload or a release gives them back; a command at watch_priority that this site did not
+        write (another site, another client) is logged and left alone.
         """
         self.client = client
         self.config = config
@@ -145,7 +164,9 @@ class BacnetDevice(Device):
         self.points: Mapping[str, Point] = MappingProxyType(
             {obj.key: object_point(obj) for obj in config.objects}
         )
-        self._adopt_priority = adopt_priority
+        self._journal = journal
+        self._watch_priority = watch_priority
+        self._adopted = journal is None
         self._held: dict[str, set[int]] = {}  # point key -> priorities microdc holds it at
         self.subscriptions: dict[ObjectId, CovSubscription] = {}
         self.cov_refused: dict[ObjectId, str] = {}  # the device's answer to SubscribeCOV
@@ -231,15 +252,18 @@ class BacnetDevice(Device):
             raise BacnetRequestError(err, reason="bacnet_poll_failed") from err
         readings = self._readings(raw)
         self._last = readings
-        if self._adopt_priority is not None:
-            await self._adopt_commands(self._adopt_priority)
+        if not self._adopted:
+            await self._adopt_commands()
         if self.config.cov and self._subscribe_task is None and self._unsubscribed():
             self._subscribe_task = asyncio.create_task(
                 self._subscribe_missing(), name=f"{self.name} COV subscriptions"
             )
         return PollReport(readings=MappingProxyType(readings))
 
-    async def _adopt_commands(self, priority: int) -> None:
+    async def _adopt_commands(self) -> None:
+        journal = self._journal
+        assert journal is not None  # _adopted is True without one
+        recorded = journal.recorded()
         commandable = [obj for obj in self.config.objects if obj.commandable]
         try:
             arrays = await self.client.read_properties(
@@ -248,21 +272,34 @@ class BacnetDevice(Device):
         except BacnetError as err:
             _LOGGER.debug("%s: priority arrays not read: %s", self.name, err)
             return
-        self._adopt_priority = None  # once, after the first good read
+        self._adopted = True  # once, after the first good read
+        foreign: list[str] = []
         for obj in commandable:
-            slots = arrays.get((obj.object_id, "priority-array"))
-            if (
-                isinstance(slots, tuple)
-                and len(slots) >= priority
-                and slots[priority - 1] is not None
-            ):
-                self._held.setdefault(obj.key, set()).add(priority)
+            raw = arrays.get((obj.object_id, "priority-array"))
+            slots = raw if isinstance(raw, tuple) else ()
+            for priority, value in recorded.get(obj.key, {}).items():
+                slot = slots[priority - 1] if len(slots) >= priority else None
+                if same_command(slot, value):
+                    self._held.setdefault(obj.key, set()).add(priority)
+                else:
+                    # Relinquished or overwritten by someone else while this site was away.
+                    await journal.async_forgotten(obj.key, priority)
+            watch = self._watch_priority
+            held_here = watch in self._held.get(obj.key, ())
+            if watch is not None and len(slots) >= watch and slots[watch - 1] is not None:
+                foreign.extend([] if held_here else [obj.name])
         if self.held:
             _LOGGER.info(
-                "%s: microdc holds commands at priority %d on %s",
+                "%s: microdc holds commands on %s",
                 self.name,
-                priority,
                 ", ".join(sorted(self.object_name(key) for key in self.held)),
+            )
+        if foreign:
+            _LOGGER.info(
+                "%s: priority %s of %s holds a command this site did not write; left alone",
+                self.name,
+                self._watch_priority,
+                ", ".join(sorted(foreign)),
             )
 
     def _unsubscribed(self) -> list[ObjectId]:
@@ -330,6 +367,8 @@ class BacnetDevice(Device):
         except BacnetError as err:
             raise BacnetRequestError(err, obj.name) from err
         self._held.setdefault(key, set()).add(priority)
+        if self._journal is not None:
+            await self._journal.async_written(key, priority, encoded)
         return await self._reread(obj)
 
     async def release(self, key: str, *, priority: int) -> Reading:
@@ -341,6 +380,8 @@ class BacnetDevice(Device):
         except BacnetError as err:
             raise BacnetRequestError(err, obj.name) from err
         self._held.get(key, set()).discard(priority)
+        if self._journal is not None:
+            await self._journal.async_forgotten(key, priority)
         return await self._reread(obj)
 
     async def release_all(self) -> None:
@@ -360,6 +401,8 @@ class BacnetDevice(Device):
                     )
                 else:
                     self._held[key].discard(priority)
+                    if self._journal is not None:
+                        await self._journal.async_forgotten(key, priority)
 
     async def close(self) -> None:
         """Stop subscribing and close the client (its subscriptions are cancelled with it)."""

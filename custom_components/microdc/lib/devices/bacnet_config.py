@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..protocols import bacnet_address
 from ..protocols.bacnet import ObjectId, ObjectInfo
 
 CONF_ADDRESS = "address"
@@ -22,7 +23,8 @@ CONF_SCAN_INTERVAL = "scan_interval"
 CONF_COV = "cov"
 CONF_COV_LIFETIME = "cov_lifetime"
 
-DEFAULT_BACNET_PORT = 47808
+# BACnet/IP's own port, one definition (the transport's).
+DEFAULT_BACNET_PORT = bacnet_address.DEFAULT_BACNET_PORT
 # COV pushes changes at once; the poll is only the fallback (objects without COV, and
 # noticing a device that went silent), so it can be slower than a Modbus device's.
 DEFAULT_SCAN_INTERVAL_S = 30

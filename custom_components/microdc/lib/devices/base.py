@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from ..points import Point, Reading, Role, Value, ValueKind
 
@@ -20,6 +20,27 @@ LOWEST_RESERVED_PRIORITY = 4
 HIGHEST_PRIORITY = 16
 
 type PushHandler = Callable[[Mapping[str, Reading]], None]
+
+
+class CommandJournal(Protocol):
+    """Where a device notes the commands it writes for one site, kept across restarts.
+
+    A BACnet priority array slot does not say who wrote it: two sites (or microdc and another
+    client) at the same priority look alike. The journal lets a site adopt after a restart, and
+    so later relinquish, only what it wrote itself.
+    """
+
+    def recorded(self) -> Mapping[str, Mapping[int, Value]]:
+        """Point key -> priority -> value this site wrote and has not given back."""
+        ...
+
+    async def async_written(self, key: str, priority: int, value: Value) -> None:
+        """Note a command (saved at once: a crash right after must not make it anonymous)."""
+        ...
+
+    async def async_forgotten(self, key: str, priority: int) -> None:
+        """Forget a command that was given back or overwritten."""
+        ...
 
 
 class DeviceError(Exception):

@@ -509,7 +509,7 @@ class BacnetNetwork:
             )
         try:
             destination = GlobalBroadcast() if target is None else Address(target)
-        except ValueError as err:
+        except (ValueError, RuntimeError) as err:  # RuntimeError: a name that does not resolve
             raise BacnetConfigError(f"not a BACnet/IP address: {target!r}") from err
         if (low_limit is None) != (high_limit is None):
             raise ValueError("give both low_limit and high_limit, or neither")
@@ -576,7 +576,7 @@ class BacnetNetwork:
         """A client for one device. Address ``host:port`` (port 47808 if left out)."""
         try:
             bacnet_address = Address(address)
-        except ValueError as err:
+        except (ValueError, RuntimeError) as err:  # RuntimeError: a name that does not resolve
             raise BacnetConfigError(f"not a BACnet/IP address: {address!r}") from err
         client = BacnetDeviceClient(self, bacnet_address, instance)
         self._clients.setdefault(client.address, []).append(client)
