@@ -22,6 +22,8 @@ from pytest_homeassistant_custom_component.common import (
 import yaml
 
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_BACNET_DEVICE
+from custom_components.microdc.coordinator import DeviceCoordinator
+from custom_components.microdc.lib.devices.bacnet import BacnetDevice
 from custom_components.microdc.lib.devices.bacnet_config import (
     BacnetDeviceConfig,
     BacnetObjectConfig,
@@ -117,8 +119,28 @@ async def setup_site(
     return entry
 
 
-def coordinator_of(entry: MockConfigEntry, index: int = 0) -> BacnetDeviceCoordinator:
-    return list(entry.runtime_data.bacnet.devices.values())[index]
+def bacnet_coordinators(entry: MockConfigEntry) -> list[DeviceCoordinator]:
+    """The site's BACnet devices' coordinators, in subentry order."""
+    return [c for c in entry.runtime_data.devices.values() if isinstance(c.device, BacnetDevice)]
+
+
+def coordinator_of(entry: MockConfigEntry, index: int = 0) -> DeviceCoordinator:
+    return bacnet_coordinators(entry)[index]
+
+
+async def write(coordinator: DeviceCoordinator, object_id: str, value: Any) -> None:
+    """Command an object as the entities do, at the site's priority."""
+    key = object_key(ObjectId.parse(object_id))
+    await coordinator.async_write(key, value, priority=WRITE_PRIORITY)
+
+
+def held(coordinator: DeviceCoordinator) -> set[str]:
+    """The objects (as "type,instance") microdc holds a command on."""
+    return {
+        str(obj.object_id)
+        for obj in BacnetDeviceConfig.from_data(coordinator.subentry.data).objects
+        if obj.key in coordinator.device.held
+    }
 
 
 def entity_id_of(

@@ -26,9 +26,10 @@ from homeassistant.helpers import (
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.microdc.bacnet_coordinator import error_key, translated_error
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SERVICE_RELINQUISH
+from custom_components.microdc.coordinator import translated_error
 from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
+from custom_components.microdc.lib.devices.bacnet import BacnetRequestError, error_reason
 from custom_components.microdc.lib.devices.bacnet_config import BacnetObjectConfig
 from custom_components.microdc.lib.protocols import bacnet as transport
 from custom_components.microdc.lib.protocols.bacnet import (
@@ -55,16 +56,19 @@ from tests.ha.bacnet_site import (
     INSTANCE,
     WRITE_PRIORITY,
     Clock,
+    bacnet_coordinators,
     coordinator_of,
     cov_outdoor_change,
     demo_objects,
     device_subentry,
     entity_id_of,
+    held,
     setup_site,
     sim_command,
     sim_object,
     state_of,
     wait_for,
+    write,
 )
 from tests.simulator_process import REPO_ROOT, SimulatorProcess
 
@@ -212,7 +216,7 @@ async def test_write_and_relinquish_at_microdc_priority(
     # Back to the relinquish defaults: the building's own control.
     assert float(state_of(hass, valve_id).state) == 0.0
     assert state_of(hass, pump_id).state == STATE_ON
-    assert coordinator_of(entry).held == set()
+    assert held(coordinator_of(entry)) == set()
 
     # Only microdc's commandable BACnet entities can be relinquished.
     sensor_id = entity_id_of(hass, entry, "sensor", "analog-input,1")
@@ -297,9 +301,9 @@ async def test_two_devices_on_one_shared_socket(
     other = simulator_factory()
     shop = await setup_site(hass, device_subentry(simulator, scan_interval_s=SCAN_S))
     mall = await setup_site(hass, device_subentry(other, scan_interval_s=SCAN_S), name="Strip Mall")
-    network = shop.runtime_data.bacnet.network
+    network = coordinator_of(shop).device.client._network
     assert network is not None
-    assert mall.runtime_data.bacnet.network is network
+    assert coordinator_of(mall).device.client._network is network
     assert network.references == 2
     for entry, sim in ((shop, simulator), (mall, other)):
         state = state_of(hass, entity_id_of(hass, entry, "sensor", "analog-input,3"))
@@ -380,14 +384,15 @@ async def test_errors_are_translated(hass: HomeAssistant, simulator: SimulatorPr
 
     async def refused(object_id: str, value: float) -> HomeAssistantError:
         with pytest.raises(HomeAssistantError) as info:
-            await coordinator.async_write(ObjectId.parse(object_id), value)
+            await write(coordinator, object_id, value)
         return info.value
 
     denied = await refused("analog-input,1", 20.0)  # an input in service is read-only
     assert denied.translation_key == "bacnet_write_access_denied"
     assert denied.translation_placeholders["object"] == "LOOP-SUPPLY-T"
-    assert (await refused("analog-output,1", 150.0)).translation_key == "bacnet_value_out_of_range"
-    assert (await refused("analog-output,99", 1.0)).translation_key == "bacnet_unknown_object"
+    # microdc refuses what the object's own range or the subentry rule out before sending.
+    assert (await refused("analog-output,1", 150.0)).translation_key == "out_of_range"
+    assert (await refused("analog-output,99", 1.0)).translation_key == "not_writable"
     # The number entity's own range check comes first (Home Assistant's validation).
     with pytest.raises(ServiceValidationError):
         await hass.services.async_call(
@@ -396,7 +401,7 @@ async def test_errors_are_translated(hass: HomeAssistant, simulator: SimulatorPr
             {ATTR_ENTITY_ID: entity_id_of(hass, entry, "number", "analog-output,1"), "value": 150},
             blocking=True,
         )
-    assert coordinator.held == set()
+    assert held(coordinator) == set()
 
     await simulator.async_inject_fault("device_offline", device=DEVICE_NAME)
     try:
@@ -419,12 +424,12 @@ async def test_errors_are_translated(hass: HomeAssistant, simulator: SimulatorPr
 )
 def test_error_keys_have_translations(error: BacnetError, key: str) -> None:
     """Reject and abort cannot be provoked on a write to the simulator: their mapping here."""
-    assert error_key(error) == key
+    assert error_reason(error) == key
     strings = json.loads((REPO_ROOT / "custom_components" / "microdc" / "strings.json").read_text())
     message = strings["exceptions"][key]["message"]
     placeholders = {"device": "hvac-controller", "object": "VLV-STOCKROOM", "error": str(error)}
     assert message.format(**placeholders)
-    translated = translated_error(error, "hvac-controller", "VLV-STOCKROOM")
+    translated = translated_error(BacnetRequestError(error), "hvac-controller", "VLV-STOCKROOM")
     assert translated.translation_placeholders == placeholders
 
 
@@ -584,7 +589,7 @@ async def test_commands_left_by_a_previous_run_are_adopted(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert coordinator_of(entry).held == {ObjectId("analog-output", 4)}
+    assert held(coordinator_of(entry)) == {"analog-output,4"}
     await _unload(hass, entry)
     assert sim_command(await simulator.async_state(), "analog-output,4")["priority_array"] == (
         [None] * 16
@@ -631,7 +636,7 @@ async def test_socket_unavailable_raises_a_repair_issue(
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
-    assert entry.runtime_data.bacnet.devices == {}
+    assert bacnet_coordinators(entry) == []
     issue_id = f"bacnet_network_unavailable_{entry.entry_id}"
     issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
@@ -642,6 +647,6 @@ async def test_socket_unavailable_raises_a_repair_issue(
     # The port is free again: a reload sets the devices up and clears the issue.
     assert await hass.config_entries.async_reload(entry.entry_id)
     await hass.async_block_till_done()
-    assert len(entry.runtime_data.bacnet.devices) == 1
+    assert len(bacnet_coordinators(entry)) == 1
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     await _unload(hass, entry)

@@ -19,6 +19,7 @@ from tests.ha.bacnet_site import (
     coordinator_of,
     device_subentry,
     entity_id_of,
+    held,
     setup_site,
     sim_command,
 )
@@ -111,7 +112,7 @@ async def test_a_restart_adopts_only_this_sites_commands(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert coordinator_of(entry).held == {ObjectId.parse(VALVE)}
+    assert held(coordinator_of(entry)) == {VALVE}
 
     assert await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()

@@ -29,15 +29,15 @@ from pytest_homeassistant_custom_component.common import (
 import yaml
 
 from custom_components.microdc import heat_accounting
-from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
-from custom_components.microdc.destination_config import (
-    CONF_BRANCH_METER,
-    CONF_KIND,
-    CONF_VALVES,
+from custom_components.microdc.const import (
+    CONF_SITE_NAME,
+    DOMAIN,
     SUBENTRY_HEAT_DESTINATION,
+    SUBENTRY_MODBUS_DEVICE,
 )
+from custom_components.microdc.destination_config import CONF_BRANCH_METER, CONF_KIND, CONF_VALVES
 from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
-from custom_components.microdc.heat_accounting import HEAT_ACCOUNTING, SiteHeatAccounting
+from custom_components.microdc.heat_accounting import SiteHeatAccounting
 from custom_components.microdc.lib.protocols.bacnet import (
     BacnetDeviceClient,
     BacnetNetwork,
@@ -179,7 +179,7 @@ class Clock:
 
 
 def _accounting(hass: HomeAssistant, entry: MockConfigEntry) -> SiteHeatAccounting:
-    return hass.data[HEAT_ACCOUNTING][entry.entry_id]
+    return entry.runtime_data.heat
 
 
 def _state(hass: HomeAssistant, entry: MockConfigEntry, key: str) -> Any:

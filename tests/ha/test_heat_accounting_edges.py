@@ -15,13 +15,8 @@ from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN
-from custom_components.microdc.destination_config import (
-    CONF_BRANCH_METER,
-    CONF_KIND,
-    CONF_VALVES,
-    SUBENTRY_HEAT_DESTINATION,
-)
+from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_HEAT_DESTINATION
+from custom_components.microdc.destination_config import CONF_BRANCH_METER, CONF_KIND, CONF_VALVES
 from custom_components.microdc.lib.protocols.bacnet import BacnetDeviceClient
 from tests.ha.test_heat_accounting import (
     METER_ID,

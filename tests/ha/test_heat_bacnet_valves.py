@@ -13,17 +13,11 @@ from typing import Any
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.microdc.const import SUBENTRY_MODBUS_DEVICE
-from custom_components.microdc.destination_config import (
-    CONF_BRANCH_METER,
-    CONF_KIND,
-    CONF_VALVES,
-    SUBENTRY_HEAT_DESTINATION,
-)
-from custom_components.microdc.heat_accounting import HEAT_ACCOUNTING
+from custom_components.microdc.const import SUBENTRY_HEAT_DESTINATION, SUBENTRY_MODBUS_DEVICE
+from custom_components.microdc.destination_config import CONF_BRANCH_METER, CONF_KIND, CONF_VALVES
 from custom_components.microdc.lib.devices.bacnet_config import object_key
 from custom_components.microdc.lib.protocols.bacnet import ObjectId
-from tests.ha.bacnet_site import demo_objects, device_subentry, setup_site
+from tests.ha.bacnet_site import demo_objects, device_subentry, setup_site, write
 from tests.ha.test_heat_accounting import Clock
 from tests.simulator_process import SimulatorProcess
 
@@ -83,13 +77,14 @@ async def test_split_follows_the_controllers_valves(
         controller,
         *(_destination(d) for d in VALVES),
     )
-    coordinator: BacnetDeviceCoordinator = entry.runtime_data.bacnet.devices[CONTROLLER_ID]
-    accounting = hass.data[HEAT_ACCOUNTING][entry.entry_id]
+    coordinator = entry.runtime_data.devices[CONTROLLER_ID]
+    accounting = entry.runtime_data.heat
+    assert accounting is not None
 
     async def route(openings: dict[str, float]) -> dict[str, float]:
         for name, oid in VALVES.items():
-            await coordinator.async_write(oid, openings.get(name, 0.0))
-        await coordinator.async_write(DRY_COOLER, 0.0)
+            await write(coordinator, str(oid), openings.get(name, 0.0))
+        await write(coordinator, str(DRY_COOLER), 0.0)
         await clock.advance(sim, 90)  # the valves' stroke is 60 s
         return dict(accounting.totals.by_destination_wh)
 

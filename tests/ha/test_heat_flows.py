@@ -9,13 +9,17 @@ from homeassistant.data_entry_flow import FlowResultType, InvalidData
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
+from custom_components.microdc.const import (
+    CONF_SITE_NAME,
+    DOMAIN,
+    SUBENTRY_HEAT_DESTINATION,
+    SUBENTRY_MODBUS_DEVICE,
+)
 from custom_components.microdc.destination_config import (
     CONF_BRANCH_METER,
     CONF_KIND,
     CONF_VALVES,
     NO_METER,
-    SUBENTRY_HEAT_DESTINATION,
 )
 from custom_components.microdc.lib.heat import Fluid, HeatingKind
 from custom_components.microdc.settings import (

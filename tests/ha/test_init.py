@@ -9,8 +9,8 @@ from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components import microdc
-from custom_components.microdc import SiteRuntimeData
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN
+from custom_components.microdc.site import Site
 
 
 async def test_site_set_up_through_the_flow_and_unloaded(
@@ -25,8 +25,8 @@ async def test_site_set_up_through_the_flow_and_unloaded(
     entry = result["result"]
 
     assert entry.state is ConfigEntryState.LOADED
-    assert isinstance(entry.runtime_data, SiteRuntimeData)
-    assert entry.runtime_data.site_name == "Corner Shop"
+    assert isinstance(entry.runtime_data, Site)
+    assert entry.runtime_data.name == "Corner Shop"
     site_device = device_registry.async_get_device_by_identifier(
         (DOMAIN, entry.entry_id), entry.entry_id
     )

@@ -31,6 +31,7 @@ import custom_components.microdc
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
 from custom_components.microdc.device_builder import MODBUS_POOL
 from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
+from custom_components.microdc.lib.points import COUNTER_ROLES
 from custom_components.microdc.lib.profile import BUILTIN_PROFILES_DIR, DataType, load_profiles
 from custom_components.microdc.lib.protocols.modbus import ModbusConnectionPool
 from custom_components.microdc.sensor import ups_state
@@ -253,7 +254,7 @@ async def test_bad_register_is_split_out_skipped_and_tried_again(site: Site) -> 
     assert site.value("ups", "load") == STATE_UNAVAILABLE
     assert site.value("ups", "input_voltage") != STATE_UNAVAILABLE
     assert site.value("ups", "status") != STATE_UNAVAILABLE
-    coordinator = site.entry.runtime_data.modbus_devices[site.subentry_ids["ups"]]
+    coordinator = site.entry.runtime_data.devices[site.subentry_ids["ups"]]
     assert coordinator.device.skipped == {"load"}
     assert all("load" not in [p.key for p in block.points] for block in coordinator.device.plan)
 
@@ -301,7 +302,7 @@ async def test_diagnostics_are_redacted(hass: HomeAssistant, site: Site) -> None
     text = json.dumps(diagnostics)
     assert site.sim.host not in text
     assert str(site.sim.modbus_port) in text  # the port says nothing about the network
-    ups = diagnostics["modbus_devices"][site.subentry_ids["ups"]]
+    ups = diagnostics["devices"][site.subentry_ids["ups"]]
     assert ups["profile"]["profile_id"] == "demo_ups"
     assert ups["last_poll"]["requests"] == len(ups["plan"]) == 1
     served = (await site.sim.async_state())["modbus"]["ups"]["points"]["status"]["value"]
@@ -379,7 +380,7 @@ async def test_enum_points_without_a_role_have_translated_states(site: Site) -> 
     registry = er.async_get(site.hass)
     checked = 0
     for device, subentry_id in site.subentry_ids.items():
-        profile = site.entry.runtime_data.modbus_devices[subentry_id].profile
+        profile = site.entry.runtime_data.devices[subentry_id].device.profile
         for point in profile.points.values():
             if point.data_type is not DataType.ENUM or point.role is not None:
                 continue

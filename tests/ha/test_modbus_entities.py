@@ -264,7 +264,7 @@ async def test_shared_connection_closes_with_its_last_user(
     assert await hass.config_entries.async_unload(first.entry_id)
     await hass.async_block_till_done()
     assert peer.open_connections == 1
-    connection = second.runtime_data.modbus_devices[next(iter(second.subentries))].device.connection
+    connection = second.runtime_data.devices[next(iter(second.subentries))].device.connection
     assert connection.connected
     assert hass.data[MODBUS_POOL].users(connection.endpoint) == 1
 
@@ -283,7 +283,7 @@ async def test_removing_a_device_removes_its_entities_and_socket(
     first, second = (s.subentry_id for s in entry.subentries.values())
     assert er.async_entries_for_config_entry(registry, entry.entry_id)
     pool = hass.data[MODBUS_POOL]
-    endpoint = entry.runtime_data.modbus_devices[first].device.connection.endpoint
+    endpoint = entry.runtime_data.devices[first].device.connection.endpoint
     assert pool.users(endpoint) == 2
 
     hass.config_entries.async_remove_subentry(entry, first)
@@ -365,7 +365,7 @@ async def test_missing_profile_raises_a_repair_issue(
     device = _device(peer.port, 1)
     entry = await _site(hass, "Corner Shop", device)
     assert entry.state is ConfigEntryState.LOADED  # the rest of the site runs
-    assert entry.runtime_data.modbus_devices == {}
+    assert entry.runtime_data.devices == {}
     subentry_id = next(iter(entry.subentries))
     issue = ir.async_get(hass).async_get_issue(DOMAIN, f"profile_missing_{subentry_id}")
     assert issue is not None

@@ -272,7 +272,7 @@ async def test_probe_borrows_the_sites_connection(hass: HomeAssistant, peer: Mod
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert peer.connections == 1  # the probe read unit 2 through the site's socket
     await hass.async_block_till_done()  # the site reloads with its new device
-    assert len(entry.runtime_data.modbus_devices) == 2
+    assert len(entry.runtime_data.devices) == 2
     await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -317,7 +317,7 @@ async def test_probe_tries_now_while_the_sites_connection_backs_off(hass: HomeAs
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    connection = next(iter(entry.runtime_data.modbus_devices.values())).device.connection
+    connection = next(iter(entry.runtime_data.devices.values())).device.connection
     assert connection.backoff == 60  # the first poll failed: the next try is a minute away
     await peer.start()  # same port
     try:

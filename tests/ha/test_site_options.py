@@ -10,11 +10,13 @@ from custom_components.microdc.const import (
     CONF_SITE_NAME,
     DOMAIN,
 )
+from custom_components.microdc.flows.options import current_bacnet
 from custom_components.microdc.settings import (
     CONF_BACNET,
     CONF_HEAT,
     CONF_UPS,
     HEAT_DEFAULTS as DEFAULTS,
+    UpsLimits,
 )
 
 
@@ -24,7 +26,9 @@ async def test_ups_limits_saved_from_the_options_form(hass: HomeAssistant) -> No
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    assert ups_limits(entry.options) == (300.0, 20.0)  # the defaults of a new site
+    assert UpsLimits.from_options(entry.options) == UpsLimits(
+        300.0, 20.0
+    )  # the defaults of a new site
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
@@ -41,4 +45,4 @@ async def test_ups_limits_saved_from_the_options_form(hass: HomeAssistant) -> No
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
 
-    assert ups_limits(entry.options) == (600.0, 35.0)
+    assert UpsLimits.from_options(entry.options) == UpsLimits(600.0, 35.0)
