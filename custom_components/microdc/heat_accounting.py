@@ -28,10 +28,12 @@ from .heat import (
     REJECT,
     Circuit,
     CircuitReading,
+    CounterEvent,
     CounterSpec,
     FlowUnit,
     HeatDomainError,
     HeatLedger,
+    Interval,
     LedgerTotals,
     PeriodStart,
     energy_reuse_factor,
@@ -246,6 +248,7 @@ class SiteHeatAccounting:
         self._store = heat_store(hass, entry.entry_id)
         self._listeners: list[CALLBACK_TYPE] = []
         self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._told_set_aside: set[str] = set()  # channels whose set-aside energy was logged
 
     def _it_counters(self) -> dict[str, CounterSpec | None]:
         return {m.device_id: m.counter for m in self.it_meters}
@@ -383,9 +386,27 @@ class SiteHeatAccounting:
 
     def _record(self, circuit_id: str, reading: CircuitReading) -> None:
         try:
-            self.ledger.record(self._now(), {circuit_id: reading})
+            intervals = self.ledger.record(self._now(), {circuit_id: reading})
         except HeatDomainError as err:
             _LOGGER.warning("%s: heat reading skipped: %s", self.entry.title, err)
+            return
+        interval = intervals.get(circuit_id)
+        if interval is not None:
+            self._tell_set_aside(f"heat circuit {circuit_id}", interval)
+
+    def _tell_set_aside(self, channel: str, interval: Interval) -> None:
+        """Log the first counter step of a channel that its power could not explain; the
+        diagnostics keep the running figure (set_aside_wh)."""
+        if interval.counter_event is not CounterEvent.REPLACED or channel in self._told_set_aside:
+            return
+        self._told_set_aside.add(channel)
+        _LOGGER.warning(
+            "%s: the %s counter stepped by more than its device's power explains (a replaced "
+            "or reset meter, or a sped-up clock); that step is set aside and counted from "
+            "power. Later ones are not logged; the diagnostics show the energy set aside",
+            self.entry.title,
+            channel,
+        )
 
     def _record_main(self) -> None:
         assert self.main_meter is not None
@@ -411,7 +432,9 @@ class SiteHeatAccounting:
     def _record_it(self, meter: ItMeter) -> None:
         power, counter = meter.reading()
         try:
-            self.it.advance(meter.device_id, self._now(), power, counter)
+            interval = self.it.advance(meter.device_id, self._now(), power, counter)
+            if interval is not None:
+                self._tell_set_aside(f"IT energy of {meter.coordinator.subentry.title}", interval)
         except HeatDomainError as err:
             _LOGGER.warning("%s: IT energy reading skipped: %s", self.entry.title, err)
 
@@ -459,6 +482,10 @@ class SiteHeatAccounting:
             "gap_count": totals.gap_count,
             "wraps": totals.wraps,
             "replacements": totals.replacements,
+            "set_aside_wh": totals.set_aside_wh,
+            "it_set_aside_wh": self.it.set_aside_wh,
+            "it_unknown_s": self.it.unknown_s,
+            "erf_above_100_because": self.erf_above_100_because(),
             "state": self._as_dict(),
         }
 
@@ -488,6 +515,23 @@ class SiteHeatAccounting:
     def erf(self) -> float | None:
         """Energy Reuse Factor since the start of accounting (fraction)."""
         return energy_reuse_factor(self.totals.reused_wh, self.it_total_wh)
+
+    def erf_above_100_because(self) -> list[str] | None:
+        """Why ERF reads above 100 % (None while it does not): reused heat cannot exceed the
+        electricity that made it, so some input is missing or was set aside."""
+        erf = self.erf()
+        if erf is None or erf <= 1:
+            return None
+        reasons = []
+        if self.it.set_aside_wh > 0:
+            reasons.append("it_energy_set_aside")  # counted from power over those intervals
+        if self.it.unknown_s > 0:
+            reasons.append("it_energy_unknown")  # a PDU was unread for longer than the gap
+        if any(p is None for p in self.it.power_w.values()):
+            reasons.append("it_meter_unavailable")
+        if self.totals.set_aside_wh > 0:
+            reasons.append("heat_set_aside")
+        return reasons or ["meters_disagree"]
 
     def erf_today(self) -> float | None:
         """Energy Reuse Factor since local midnight (fraction)."""

@@ -44,7 +44,7 @@ class HeatSensorEntityDescription(SensorEntityDescription):
     """A figure of the site's heat accounting."""
 
     value_fn: Callable[[SiteHeatAccounting], StateType]
-    attributes_fn: Callable[[SiteHeatAccounting], dict[str, Any]] | None = None
+    attributes_fn: Callable[[SiteHeatAccounting], dict[str, Any] | None] | None = None
 
 
 def _it_meters(accounting: SiteHeatAccounting) -> dict[str, Any]:
@@ -55,6 +55,12 @@ def _it_meters(accounting: SiteHeatAccounting) -> dict[str, Any]:
 def _it_power(accounting: SiteHeatAccounting) -> StateType:
     power = accounting.it_power_w
     return None if power is None else round(power / 1000, 3)
+
+
+def _erf_reasons(accounting: SiteHeatAccounting) -> dict[str, Any] | None:
+    """Above 100 %, why (which inputs are missing or were set aside)."""
+    reasons = accounting.erf_above_100_because()
+    return None if reasons is None else {"above_100_percent_because": reasons}
 
 
 def _energy(
@@ -72,7 +78,9 @@ def _energy(
 
 
 def _ratio(
-    key: str, value_fn: Callable[[SiteHeatAccounting], StateType]
+    key: str,
+    value_fn: Callable[[SiteHeatAccounting], StateType],
+    attributes_fn: Callable[[SiteHeatAccounting], dict[str, Any] | None] | None = None,
 ) -> HeatSensorEntityDescription:
     return HeatSensorEntityDescription(
         key=key,
@@ -81,6 +89,7 @@ def _ratio(
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=1,
         value_fn=value_fn,
+        attributes_fn=attributes_fn,
     )
 
 
@@ -127,8 +136,8 @@ def site_descriptions(currency: str) -> tuple[HeatSensorEntityDescription, ...]:
             value_fn=_it_power,
             attributes_fn=_it_meters,
         ),
-        _ratio("erf", lambda a: _pct(a.erf())),
-        _ratio("erf_today", lambda a: _pct(a.erf_today())),
+        _ratio("erf", lambda a: _pct(a.erf()), _erf_reasons),
+        _ratio("erf_today", lambda a: _pct(a.erf_today()), _erf_reasons),
         _ratio("recovery_ratio", lambda a: _pct(a.recovery_ratio_now())),
         HeatSensorEntityDescription(
             key="avoided_cost",

@@ -42,6 +42,17 @@ class ItEnergy:
         """Counter jumps no roll-over explains (a replaced or reset meter), all devices."""
         return sum(c.replacements for c in self.channels.values())
 
+    @property
+    def set_aside_wh(self) -> float:
+        """Counter rises their device's power could not explain, all devices (counted from
+        power instead)."""
+        return sum(c.set_aside_wh for c in self.channels.values())
+
+    @property
+    def unknown_s(self) -> float:
+        """Time no device's energy was known for, summed over devices."""
+        return sum(c.unknown_s for c in self.channels.values())
+
     def site_power_w(self) -> float | None:
         """The rack's IT power now: the sum of every device's, None while one is unknown
         (half a dual-feed rack is no reading of the rack)."""
