@@ -35,9 +35,12 @@ _BOOL_ROLES = {
     Role.OCCUPANCY: BinarySensorDeviceClass.OCCUPANCY,
     Role.PUMP_COMMAND: BinarySensorDeviceClass.RUNNING,
 }
-# UPS status flags that become binary sensors: flag -> (translation key, device class)
+# UPS status flags that become binary sensors: flag -> (translation key, device class).
+# On battery is PROBLEM: its "on" is the mains lost, a condition to act on. POWER ("on: power
+# detected") would invert the state, and BATTERY_CHARGING means something else; core apcupsd
+# shows the opposite flag (online) without a class, nut shows its status as a sensor.
 _UPS_FLAGS = {
-    "on_battery": ("on_battery", None),
+    "on_battery": ("on_battery", BinarySensorDeviceClass.PROBLEM),
     "low_battery": ("low_battery", BinarySensorDeviceClass.BATTERY),
     "fault": ("ups_fault", BinarySensorDeviceClass.PROBLEM),
 }

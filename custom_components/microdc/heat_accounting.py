@@ -27,11 +27,12 @@ from .lib.heat import (
     REJECT,
     Circuit,
     CircuitReading,
+    CounterEvent,
     CounterSpec,
-    EnergyChannel,
     FlowUnit,
     HeatDomainError,
     HeatLedger,
+    Interval,
     LedgerTotals,
     PeriodStart,
     energy_reuse_factor,
@@ -40,6 +41,7 @@ from .lib.heat import (
     thermal_power,
 )
 from .lib.heat.energy_points import counter_raw, counter_spec, number, power_w
+from .lib.heat.it_energy import ItEnergy
 from .lib.points import Point, PointRef, Role
 from .settings import HeatOptions
 
@@ -116,7 +118,7 @@ class LoopMeter:
 
 @dataclass(frozen=True, slots=True)
 class ItMeter:
-    """The points of the device that measures the rack's electricity."""
+    """The points of a device that measures the rack's electricity (one PDU of its feeds)."""
 
     coordinator: DeviceCoordinator
     power: Point | None
@@ -134,6 +136,10 @@ class ItMeter:
     @property
     def counter(self) -> CounterSpec | None:
         return None if self.energy is None else counter_spec(self.energy, self.power)
+
+    @property
+    def device_id(self) -> str:
+        return self.coordinator.subentry.subentry_id
 
     def reading(self) -> tuple[float | None, float | None]:
         """(IT power in W, raw energy counter) now; None where unknown."""
@@ -198,9 +204,11 @@ class SiteHeatAccounting:
             ),
             None,
         )
-        self.it_meter = next(
-            (m for c in self._coordinators.values() if (m := ItMeter.find(c)) is not None), None
-        )
+        # Every device that measures the rack's IT power counts: a dual-feed rack draws its
+        # power through two PDUs, and its IT energy is the sum of theirs.
+        self.it_meters = [
+            m for c in self._coordinators.values() if (m := ItMeter.find(c)) is not None
+        ]
         self.shared = tuple(
             d.destination_id
             for d in self.destinations
@@ -218,16 +226,39 @@ class SiteHeatAccounting:
             ),
         ]
         self.ledger = HeatLedger(self.circuits, self.options.max_gap_s)
-        self.it = self._new_it_channel()
+        self.it = self._new_it_energy()
         self.today: PeriodStart | None = None
-        self.it_power_w: float | None = None
         self._store = heat_store(hass, entry.entry_id)
         self._listeners: list[CALLBACK_TYPE] = []
         self._unsubscribe: list[CALLBACK_TYPE] = []
+        self._told_set_aside: set[str] = set()  # channels whose set-aside energy was logged
 
-    def _new_it_channel(self) -> EnergyChannel:
-        counter = None if self.it_meter is None else self.it_meter.counter
-        return EnergyChannel(self.options.max_gap_s, counter)
+    def _it_counters(self) -> dict[str, CounterSpec | None]:
+        return {m.device_id: m.counter for m in self.it_meters}
+
+    def _new_it_energy(self) -> ItEnergy:
+        return ItEnergy(self.options.max_gap_s, self._it_counters())
+
+    def _restore_it(self, saved: Mapping[str, Any]) -> ItEnergy:
+        """The saved IT energy: per device, or the single channel of microdc 0.1.0."""
+        max_gap, counters = self.options.max_gap_s, self._it_counters()
+        if "it_meters" in saved:
+            return ItEnergy.from_dict(max_gap, counters, saved["it_meters"])
+        return ItEnergy.from_single_channel(max_gap, counters, saved["it"])
+
+    @property
+    def it_total_wh(self) -> float:
+        """The rack's IT energy: every IT device's, summed."""
+        return self.it.total_wh
+
+    @property
+    def it_power_w(self) -> float | None:
+        """The rack's IT power now (W): every IT device's, summed; None while one is unknown."""
+        return self.it.site_power_w()
+
+    def it_meter_names(self) -> list[str]:
+        """The devices whose IT energy the site sums, by name."""
+        return [m.coordinator.subentry.title for m in self.it_meters]
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -243,8 +274,8 @@ class SiteHeatAccounting:
             watched.setdefault(meter.coordinator, []).append(
                 partial(self._record_branch, destination_id, meter)
             )
-        if self.it_meter is not None:
-            watched.setdefault(self.it_meter.coordinator, []).append(self._record_it)
+        for it_meter in self.it_meters:
+            watched.setdefault(it_meter.coordinator, []).append(partial(self._record_it, it_meter))
         for coordinator, handlers in watched.items():
 
             @callback
@@ -270,8 +301,7 @@ class SiteHeatAccounting:
         max_gap = self.options.max_gap_s
         try:
             ledger = HeatLedger.from_dict(self.circuits, max_gap, saved["ledger"])
-            counter = None if self.it_meter is None else self.it_meter.counter
-            it = EnergyChannel.from_dict(max_gap, counter, saved["it"])
+            it = self._restore_it(saved)
         except (KeyError, TypeError, HeatDomainError) as err:
             _LOGGER.error(  # noqa: TRY400 - the reason is in the message; no traceback helps
                 "%s: the saved heat accounting cannot be used (%s); counting starts again",
@@ -295,7 +325,7 @@ class SiteHeatAccounting:
         today = self.today
         return {
             "ledger": self.ledger.to_dict(),
-            "it": self.it.to_dict(),
+            "it_meters": self.it.to_dict(),
             "today": None
             if today is None
             else {
@@ -339,9 +369,27 @@ class SiteHeatAccounting:
 
     def _record(self, circuit_id: str, reading: CircuitReading) -> None:
         try:
-            self.ledger.record(self._now(), {circuit_id: reading})
+            intervals = self.ledger.record(self._now(), {circuit_id: reading})
         except HeatDomainError as err:
             _LOGGER.warning("%s: heat reading skipped: %s", self.entry.title, err)
+            return
+        interval = intervals.get(circuit_id)
+        if interval is not None:
+            self._tell_set_aside(f"heat circuit {circuit_id}", interval)
+
+    def _tell_set_aside(self, channel: str, interval: Interval) -> None:
+        """Log the first counter step of a channel that its power could not explain; the
+        diagnostics keep the running figure (set_aside_wh)."""
+        if interval.counter_event is not CounterEvent.REPLACED or channel in self._told_set_aside:
+            return
+        self._told_set_aside.add(channel)
+        _LOGGER.warning(
+            "%s: the %s counter stepped by more than its device's power explains (a replaced "
+            "or reset meter, or a sped-up clock); that step is set aside and counted from "
+            "power. Later ones are not logged; the diagnostics show the energy set aside",
+            self.entry.title,
+            channel,
+        )
 
     def _record_main(self) -> None:
         assert self.main_meter is not None
@@ -364,14 +412,12 @@ class SiteHeatAccounting:
             return
         self._record(destination_id, CircuitReading(power, counter))
 
-    def _record_it(self) -> None:
-        assert self.it_meter is not None
-        power, counter = self.it_meter.reading()
-        self.it_power_w = power
-        if power is None and counter is None:
-            return
+    def _record_it(self, meter: ItMeter) -> None:
+        power, counter = meter.reading()
         try:
-            self.it.advance(self._now(), power, counter)
+            interval = self.it.advance(meter.device_id, self._now(), power, counter)
+            if interval is not None:
+                self._tell_set_aside(f"IT energy of {meter.coordinator.subentry.title}", interval)
         except HeatDomainError as err:
             _LOGGER.warning("%s: IT energy reading skipped: %s", self.entry.title, err)
 
@@ -380,7 +426,7 @@ class SiteHeatAccounting:
         totals = self.ledger.totals()
         period = dt_util.now().date().isoformat()
         if self.today is None or self.today.period != period:
-            self.today = PeriodStart(period, totals.reused_wh, self.it.total_wh)
+            self.today = PeriodStart(period, totals.reused_wh, self.it_total_wh)
         self._store.async_delay_save(self._as_dict, SAVE_DELAY_S)
         for listener in list(self._listeners):
             listener()
@@ -407,9 +453,9 @@ class SiteHeatAccounting:
             "branch_meters": {
                 d: m.coordinator.subentry.subentry_id for d, m in self.branch_meters.items()
             },
-            "it_meter": None
-            if self.it_meter is None
-            else self.it_meter.coordinator.subentry.subentry_id,
+            "it_meters": [m.device_id for m in self.it_meters],
+            "it_energy_wh": {d: c.total_wh for d, c in self.it.channels.items()},
+            "it_retired_wh": self.it.retired_wh,
             "shared_destinations": list(self.shared),
             "openings_pct": self.openings(),
             "unattributed_wh": totals.unattributed_wh,
@@ -419,6 +465,10 @@ class SiteHeatAccounting:
             "gap_count": totals.gap_count,
             "wraps": totals.wraps,
             "replacements": totals.replacements,
+            "set_aside_wh": totals.set_aside_wh,
+            "it_set_aside_wh": self.it.set_aside_wh,
+            "it_unknown_s": self.it.unknown_s,
+            "erf_above_100_because": self.erf_above_100_because(),
             "state": self._as_dict(),
         }
 
@@ -447,13 +497,30 @@ class SiteHeatAccounting:
 
     def erf(self) -> float | None:
         """Energy Reuse Factor since the start of accounting (fraction)."""
-        return energy_reuse_factor(self.totals.reused_wh, self.it.total_wh)
+        return energy_reuse_factor(self.totals.reused_wh, self.it_total_wh)
+
+    def erf_above_100_because(self) -> list[str] | None:
+        """Why ERF reads above 100 % (None while it does not): reused heat cannot exceed the
+        electricity that made it, so some input is missing or was set aside."""
+        erf = self.erf()
+        if erf is None or erf <= 1:
+            return None
+        reasons = []
+        if self.it.set_aside_wh > 0:
+            reasons.append("it_energy_set_aside")  # counted from power over those intervals
+        if self.it.unknown_s > 0:
+            reasons.append("it_energy_unknown")  # a PDU was unread for longer than the gap
+        if any(p is None for p in self.it.power_w.values()):
+            reasons.append("it_meter_unavailable")
+        if self.totals.set_aside_wh > 0:
+            reasons.append("heat_set_aside")
+        return reasons or ["meters_disagree"]
 
     def erf_today(self) -> float | None:
         """Energy Reuse Factor since local midnight (fraction)."""
         if self.today is None:
             return None
-        return self.today.energy_reuse_factor(self.totals.reused_wh, self.it.total_wh)
+        return self.today.energy_reuse_factor(self.totals.reused_wh, self.it_total_wh)
 
     def recovery_ratio_now(self) -> float | None:
         """Recovered thermal power / IT power now (fraction): how much of the rack's heat the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -42,6 +43,23 @@ class HeatSensorEntityDescription(SensorEntityDescription):
     """A figure of the site's heat accounting."""
 
     value_fn: Callable[[SiteHeatAccounting], StateType]
+    attributes_fn: Callable[[SiteHeatAccounting], dict[str, Any] | None] | None = None
+
+
+def _it_meters(accounting: SiteHeatAccounting) -> dict[str, Any]:
+    """Which devices the site's IT figures sum (every feed of the rack)."""
+    return {"it_meters": accounting.it_meter_names()}
+
+
+def _it_power(accounting: SiteHeatAccounting) -> StateType:
+    power = accounting.it_power_w
+    return None if power is None else round(power / 1000, 3)
+
+
+def _erf_reasons(accounting: SiteHeatAccounting) -> dict[str, Any] | None:
+    """Above 100 %, why (which inputs are missing or were set aside)."""
+    reasons = accounting.erf_above_100_because()
+    return None if reasons is None else {"above_100_percent_because": reasons}
 
 
 def _energy(
@@ -59,7 +77,9 @@ def _energy(
 
 
 def _ratio(
-    key: str, value_fn: Callable[[SiteHeatAccounting], StateType]
+    key: str,
+    value_fn: Callable[[SiteHeatAccounting], StateType],
+    attributes_fn: Callable[[SiteHeatAccounting], dict[str, Any] | None] | None = None,
 ) -> HeatSensorEntityDescription:
     return HeatSensorEntityDescription(
         key=key,
@@ -68,6 +88,7 @@ def _ratio(
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=1,
         value_fn=value_fn,
+        attributes_fn=attributes_fn,
     )
 
 
@@ -94,9 +115,28 @@ def site_descriptions(currency: str) -> tuple[HeatSensorEntityDescription, ...]:
         _energy("recovered_heat", lambda a: _kwh(a.totals.captured_wh)),
         _energy("reused_heat", lambda a: _kwh(a.totals.reused_wh)),
         _energy("rejected_heat", lambda a: _kwh(a.totals.rejected_wh)),
-        _energy("site_it_energy", lambda a: _kwh(a.it.total_wh)),
-        _ratio("erf", lambda a: _pct(a.erf())),
-        _ratio("erf_today", lambda a: _pct(a.erf_today())),
+        HeatSensorEntityDescription(
+            key="site_it_energy",
+            translation_key="site_it_energy",
+            device_class=SensorDeviceClass.ENERGY,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+            native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+            suggested_display_precision=2,
+            value_fn=lambda a: _kwh(a.it_total_wh),
+            attributes_fn=_it_meters,
+        ),
+        HeatSensorEntityDescription(
+            key="site_it_power",
+            translation_key="site_it_power",
+            device_class=SensorDeviceClass.POWER,
+            state_class=SensorStateClass.MEASUREMENT,
+            native_unit_of_measurement=UnitOfPower.KILO_WATT,
+            suggested_display_precision=2,
+            value_fn=_it_power,
+            attributes_fn=_it_meters,
+        ),
+        _ratio("erf", lambda a: _pct(a.erf()), _erf_reasons),
+        _ratio("erf_today", lambda a: _pct(a.erf_today()), _erf_reasons),
         _ratio("recovery_ratio", lambda a: _pct(a.recovery_ratio_now())),
         HeatSensorEntityDescription(
             key="avoided_cost",
@@ -186,3 +226,9 @@ class HeatSensor(MicrodcSiteEntity, SensorEntity):
     def native_value(self) -> StateType:
         """The figure now."""
         return self.entity_description.value_fn(self._accounting)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """What the figure is made of, where that needs saying."""
+        attributes_fn = self.entity_description.attributes_fn
+        return None if attributes_fn is None else attributes_fn(self._accounting)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 import logging
-import time
 from typing import Any, override
 
 from homeassistant.components.sensor import (
@@ -25,16 +24,17 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData
 from homeassistant.helpers.typing import StateType
-from homeassistant.util import dt as dt_util
 
 from .coordinator import DeviceCoordinator
 from .discovery import PointSchema, discover
 from .entity import MicrodcPointEntity, device_class_of, point_naming
+from .heat_accounting import utc_timestamp
 from .heat_sensor import async_add_heat_sensors
-from .lib.heat import CounterEvent, EnergyCounter, HeatDomainError
-from .lib.heat.energy_points import counter_raw, counter_spec, power_point_of
+from .lib.heat import CounterEvent, EnergyChannel, HeatDomainError
+from .lib.heat.energy_points import counter_raw, counter_spec, power_point_of, power_w
 from .lib.points import COUNTER_ROLES, Point, Role, Value, ValueKind
 from .models import MicrodcConfigEntry
+from .settings import HeatOptions
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -174,21 +174,26 @@ class _CounterStoredData(ExtraStoredData):
     total_wh: float | None
     counter: dict[str, Any]
     last_reading_at: float | None  # wall-clock (Unix) time of the baseline's reading
+    channel: dict[str, Any]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "total_wh": self.total_wh,
-            "counter": self.counter,
+            "counter": self.counter,  # counter and last_reading_at: as 0.1.0 stored them
             "last_reading_at": self.last_reading_at,
+            "channel": self.channel,
         }
 
 
 class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
     """An energy counter as a total that never goes backwards.
 
-    The register wraps at its width and meters get replaced: each reading is classified by the
-    heat domain's EnergyCounter, and only credible steps add to the total. The total and the
-    counter's baseline survive restarts.
+    The register wraps at its width and meters get replaced: each reading goes through the heat
+    domain's EnergyChannel, with the device's power point and the site's clock, exactly as the
+    site's IT energy and heat ledger take it (one rule: a step the device's power cannot
+    explain is set aside and the interval counts from power). So the device's energy sensor
+    and the site's figures agree over the same readings. The total and the channel survive
+    restarts.
     """
 
     entity_description: MicrodcSensorEntityDescription
@@ -198,14 +203,14 @@ class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
     ) -> None:
         """Start with no total until the first reading or the restored state."""
         super().__init__(coordinator, description, description.point)
-        points = coordinator.device.points.values()
-        spec = counter_spec(self.point, power_point_of(points, self.point))
+        self._power = power_point_of(coordinator.device.points.values(), self.point)
+        spec = counter_spec(self.point, self._power)
         assert spec is not None  # only energy-unit counters get this sensor (_describe_number)
         self._spec = spec
-        self._counter = EnergyCounter(self._spec)
+        self._max_gap_s = HeatOptions.from_entry(coordinator.config_entry).max_gap_s
+        self._channel = EnergyChannel(self._max_gap_s, spec)
         self._total_wh: float | None = None
-        self._last_reading_at: float | None = None  # monotonic, within this run
-        self._last_reading_wall: float | None = None  # wall clock, survives a restart
+        self._told_set_aside = False
 
     async def async_added_to_hass(self) -> None:
         """Restore the total and the counter's baseline, then take the current reading."""
@@ -216,18 +221,35 @@ class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
             if isinstance(total, int | float) and not isinstance(total, bool):
                 self._total_wh = float(total)
                 try:
-                    self._counter = EnergyCounter.from_dict(self._spec, data.get("counter") or {})
-                    at = data.get("last_reading_at")
-                    if isinstance(at, int | float) and not isinstance(at, bool):
-                        self._last_reading_wall = float(at)
+                    self._channel = self._restored_channel(data)
                 except HeatDomainError as err:
                     _LOGGER.warning("%s: stored counter dropped: %s", self.entity_id, err)
         self._take_reading()
 
+    def _restored_channel(self, data: dict[str, Any]) -> EnergyChannel:
+        if isinstance(data.get("channel"), dict):
+            return EnergyChannel.from_dict(self._max_gap_s, self._spec, data["channel"])
+        # Stored by 0.1.0: the counter's baseline and when it was read.
+        at = data.get("last_reading_at")
+        return EnergyChannel.from_dict(
+            self._max_gap_s,
+            self._spec,
+            {
+                "counter": data.get("counter") or {},
+                "last_time_s": at if isinstance(at, int | float) else None,
+            },
+        )
+
     @property
     def extra_restore_state_data(self) -> _CounterStoredData:  # type: ignore[override]
-        """What survives a restart: the total and the baseline it continues from."""
-        return _CounterStoredData(self._total_wh, self._counter.to_dict(), self._last_reading_wall)
+        """What survives a restart: the total and the channel it continues from."""
+        counter = self._channel.counter
+        return _CounterStoredData(
+            self._total_wh,
+            {} if counter is None else counter.to_dict(),
+            self._channel.last_time_s,
+            self._channel.to_dict(),
+        )
 
     @callback
     @override
@@ -240,38 +262,29 @@ class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
             return  # the last good reading was taken already; a stale copy is no new reading
         value = self.coordinator.value(self.point.key)
         raw = counter_raw(self.point, value)
-        if raw is None:
-            return  # a missing reading leaves the baseline: the next step spans the gap
-        now, wall = time.monotonic(), dt_util.utcnow().timestamp()
-        # Within a run the monotonic clock measures the time since the last reading; after a
-        # restart the wall clock stored with the baseline does (stored data without it: no
-        # power bound). A poll sooner than the scan interval (a manual refresh, or a wall
-        # clock set back) only loosens the bound.
-        if self._last_reading_at is not None:
-            since: float | None = now - self._last_reading_at
-        elif self._last_reading_wall is not None:
-            since = wall - self._last_reading_wall
-        else:
-            since = None
-        elapsed = None if since is None else max(since, self.coordinator.scan_interval_s)
-        self._last_reading_at, self._last_reading_wall = now, wall
+        power = None
+        if self._power is not None:
+            power = power_w(self._power, self.coordinator.value(self._power.key))
+        if raw is None and power is None:
+            return  # no reading at all: the next one spans the gap
         try:
-            step = self._counter.advance(raw, elapsed)
+            interval = self._channel.advance(utc_timestamp(), power, raw)
         except HeatDomainError as err:
             _LOGGER.debug("%s: reading %s ignored: %s", self.entity_id, value, err)
             return
-        if step.event is CounterEvent.FIRST and self._total_wh is None:
+        if interval.counter_event is CounterEvent.FIRST and self._total_wh is None:
             # A new sensor starts where the device's own counter stands.
-            self._total_wh = raw * self._spec.wh_per_count
-        elif step.energy_wh is not None and self._total_wh is not None:
-            self._total_wh += step.energy_wh
-        elif step.event is not CounterEvent.FIRST:
-            _LOGGER.info(
-                "%s: counter went from a reading to %s that no wrap explains (%s); "
-                "the total continues from here",
+            self._total_wh = (raw or 0.0) * self._spec.wh_per_count
+        elif interval.energy_wh is not None and self._total_wh is not None:
+            self._total_wh += interval.energy_wh
+        if interval.counter_event is CounterEvent.REPLACED and not self._told_set_aside:
+            self._told_set_aside = True  # once: the diagnostics have the running figures
+            _LOGGER.warning(
+                "%s: counter reading %s is not what the device's power explains (a replaced "
+                "or reset meter, or a sped-up clock); that step is set aside and counted from "
+                "power. Later ones are not logged",
                 self.entity_id,
                 value,
-                step.event,
             )
 
     @property

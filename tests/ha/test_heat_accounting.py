@@ -221,6 +221,7 @@ async def test_sensors_and_split(
         "reused_heat": (SensorDeviceClass.ENERGY, SensorStateClass.TOTAL_INCREASING, "kWh"),
         "rejected_heat": (SensorDeviceClass.ENERGY, SensorStateClass.TOTAL_INCREASING, "kWh"),
         "site_it_energy": (SensorDeviceClass.ENERGY, SensorStateClass.TOTAL_INCREASING, "kWh"),
+        "site_it_power": (SensorDeviceClass.POWER, SensorStateClass.MEASUREMENT, "kW"),
         "erf": (None, SensorStateClass.MEASUREMENT, "%"),
         "erf_today": (None, SensorStateClass.MEASUREMENT, "%"),
         "recovery_ratio": (None, SensorStateClass.MEASUREMENT, "%"),
@@ -273,7 +274,7 @@ async def test_sensors_and_split(
     truth = await _heat_to_loop_wh(heat_simulator) - start_truth
     assert accounting.totals.captured_wh == pytest.approx(truth, abs=2 * METER_RESOLUTION_WH)
     heat = (await async_get_config_entry_diagnostics(hass, entry))["heat"]
-    assert (heat["main_meter"], heat["it_meter"]) == (METER_ID, PDU_ID)
+    assert (heat["main_meter"], heat["it_meters"]) == (METER_ID, [PDU_ID])
     assert heat["openings_pct"] == dict.fromkeys(DESTINATIONS, 0.0)
     assert heat["captured_wh"] == accounting.totals.captured_wh
     # Recovered heat is all of it, reject included; reused heat is what reached destinations.
@@ -292,7 +293,7 @@ async def test_sensors_and_split(
     )
     # IT energy from the PDU's watt-hour counter; ERF is reused heat over it.
     it_truth = (await heat_simulator.async_state())["ledgers"]["it_energy_wh"] - start_it
-    it_wh = accounting.it.total_wh
+    it_wh = accounting.it_total_wh
     assert it_wh == pytest.approx(it_truth, abs=2)
     assert float(_state(hass, entry, "site_it_energy").state) == pytest.approx(
         it_wh / 1000, abs=1e-3

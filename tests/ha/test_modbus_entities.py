@@ -150,6 +150,9 @@ async def test_entities_of_a_device(
     assert _state(hass, entry, "mode").attributes["options"] == ["idle", "run"]
     assert _state(hass, entry, "status").state == "on_battery"
     assert _state(hass, entry, "on_battery").state == "on"
+    # On means "running on battery": a condition to act on, so PROBLEM ("on: problem
+    # detected"); POWER would mean "on: power detected", the opposite of the state.
+    assert _state(hass, entry, "on_battery").attributes["device_class"] == "problem"
     assert _state(hass, entry, "ups_fault").state == "off"
     assert _state(hass, entry, "door").state == "on"
     assert _state(hass, entry, "door").attributes["device_class"] == "door"

@@ -135,3 +135,27 @@ def test_bool_in_registers_and_bits() -> None:
     coil = _point(DataType.BOOL, table=Table.COIL)
     assert decode_bits(coil, [True]) is True
     assert decode_bits(coil, [False]) is False
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        (1.4, 1.4),  # float32 holds 1.39999997615814: the device meant 1.4
+        (0.1, 0.1),
+        (21.37, 21.37),
+        (123456.789, 123456.79),  # float32 steps 1/128 here: 8 digits, not 7
+        (16777215.0, 16777215.0),  # the largest whole run: nothing the register holds is lost
+        (3.4028234663852886e38, 3.4028235e38),
+        (1e-40, 1e-40),  # subnormal
+    ],
+)
+def test_f32_reads_as_the_shortest_decimal_it_holds(written: float, expected: float) -> None:
+    """No float32 noise in states; every value the register holds still reads back exactly."""
+    words = _words(">f", written)
+    value = decode_registers(_point(DataType.F32), words)
+    assert value == expected
+    assert _words(">f", value) == words  # the same register contents: nothing lost
+
+
+def test_f32_shortest_decimal_also_scaled() -> None:
+    assert decode_registers(_point(DataType.F32, scale=10.0), _words(">f", 0.14)) == 1.4

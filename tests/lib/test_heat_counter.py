@@ -7,6 +7,7 @@ import pytest
 from custom_components.microdc.lib.heat import (
     CounterEvent,
     CounterSpec,
+    EnergyChannel,
     EnergyCounter,
     HeatDomainError,
     LedgerStateError,
@@ -110,3 +111,34 @@ def test_state_round_trip_and_bad_state() -> None:
         EnergyCounter.from_dict(spec, {"last_raw": "abc"})
     with pytest.raises(LedgerStateError):
         EnergyCounter.from_dict(spec, {"last_raw": 70_000})
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(CounterSpec(wh_per_count=1.0, max_power_w=20000.0), id="pdu-rated-20kW"),
+        pytest.param(CounterSpec(wh_per_count=10.0, max_power_w=1e6), id="heat-meter-unrated"),
+    ],
+)
+def test_one_rule_a_counter_faster_than_its_power_is_set_aside(spec: CounterSpec) -> None:
+    """Whatever a counter's rating, a step its own power readings cannot explain (a tenfold
+    clock) is set aside and the interval counts from power; a true step counts from the
+    counter, and a burst between readings (up to twice the larger end) still does."""
+    channel = EnergyChannel(300.0, spec)
+    channel.advance(0.0, 3000.0, 1000.0)
+    true_step = 3000.0 * 10 / 3600 / spec.wh_per_count  # counts in 10 s
+    channel.advance(10.0, 3000.0, 1000.0 + round(true_step))
+    assert (channel.replacements, channel.set_aside_wh) == (0, 0.0)
+    counted = channel.total_wh
+    assert counted == round(true_step) * spec.wh_per_count
+
+    raw = 1000.0 + round(true_step) + round(10 * true_step)  # ten times the power's energy
+    interval = channel.advance(20.0, 3000.0, raw)
+    assert interval.counter_event is CounterEvent.REPLACED
+    assert interval.energy_wh == pytest.approx(3000.0 * 10 / 3600)  # from power
+    assert channel.set_aside_wh == round(10 * true_step) * spec.wh_per_count
+
+    burst = round(1.9 * 120 * 3000.0 / 3600 / spec.wh_per_count)  # 120 s at 1.9x the ends
+    interval = channel.advance(140.0, 3000.0, raw + burst)
+    assert interval.counter_event is CounterEvent.STEP
+    assert interval.energy_wh == burst * spec.wh_per_count

@@ -106,9 +106,9 @@ def lib_rule(module: str, name: str) -> str | None:
     if _within(name, MICRODC):
         if not _within(name, LIB):
             return "microdc's Home Assistant glue"
-        if part is not None and not _within(name, part):
-            if not any(_within(name, allowed) for allowed in LIB_ALLOWED[part]):
-                return f"a part of lib/ that {part.removeprefix(LIB + '.')} must not know"
+        outside = part is not None and not _within(name, part)
+        if outside and not any(_within(name, allowed) for allowed in LIB_ALLOWED[part or ""]):
+            return f"a part of lib/ that {(part or '').removeprefix(LIB + '.')} must not know"
     if any(_within(module, p) for p in NO_IO) and name.partition(".")[0] in IO_LIBRARIES:
         return "an I/O library"
     return None

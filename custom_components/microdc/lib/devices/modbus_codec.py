@@ -39,11 +39,30 @@ def _raw_number(point: Point, raw: int) -> int | float:
         case DataType.S32:
             return _to_signed(raw, 32)
         case DataType.F32:
-            return float(struct.unpack(">f", raw.to_bytes(4, "big"))[0])
+            return f32_decimal(float(struct.unpack(">f", raw.to_bytes(4, "big"))[0]))
         case DataType.F64:
             return float(struct.unpack(">d", raw.to_bytes(8, "big"))[0])
         case _:
             return raw
+
+
+def f32_decimal(value: float) -> float:
+    """The shortest decimal that is the same float32 (1.39999997615814 -> 1.4).
+
+    A float32 carries 6 to 9 significant decimal digits (fewer when subnormal); a fixed 7
+    would merge neighbouring values above 1e7, so take the fewest digits that still read back
+    as the same register contents: nothing the device sent is lost, no binary noise is shown.
+    """
+    if not math.isfinite(value):
+        return value
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        try:
+            if struct.unpack(">f", struct.pack(">f", candidate))[0] == value:
+                return candidate
+        except OverflowError:  # rounded past the largest float32
+            continue
+    return value
 
 
 def _is_sentinel(point: Point, raw: int, number: int | float) -> bool:

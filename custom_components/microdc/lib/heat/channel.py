@@ -4,7 +4,10 @@ A channel takes, at each reading time, a power (W) and/or a counter value, and t
 since the previous reading into energy:
 
 1. If the channel has a counter and both ends of the interval have a counter reading that steps
-   cleanly (STEP or WRAP), the counter's difference is the energy: the meter is the truth.
+   cleanly (STEP or WRAP), the counter's difference is the energy: the meter is the truth. A
+   step is judged against the power read at both ends of the interval where both are known
+   (see counter.py: one rule for heat meters and PDUs); a rise they cannot explain is set
+   aside (set_aside_wh) and the interval counts from power instead.
 2. Otherwise, if both ends have a power reading and the interval is no longer than max_gap_s,
    the energy is the trapezoid (P0 + P1) / 2 · Δt.
 3. Otherwise the interval's energy is unknown: it is not guessed as zero or as the last value;
@@ -79,6 +82,8 @@ class EnergyChannel:
         self.gap_count = 0
         self.wraps = 0
         self.replacements = 0
+        self.set_aside_wh = 0.0
+        """Counter rises the power could not explain, not counted (the trapezoid was)."""
 
     def check(self, time_s: float, power_w: float | None, counter_raw: float | None) -> None:
         """Raise HeatDomainError if advance() would refuse these values (changes nothing)."""
@@ -105,9 +110,15 @@ class EnergyChannel:
             if counter_raw is None:
                 self.counter.forget()
             else:
-                step = self.counter.advance(float(counter_raw), elapsed if forward else None)
+                explained = None
+                if within and power is not None and last_power is not None:
+                    explained = max(power, last_power)
+                step = self.counter.advance(
+                    float(counter_raw), elapsed if forward else None, explained
+                )
                 self.wraps += step.event is CounterEvent.WRAP
                 self.replacements += step.event is CounterEvent.REPLACED
+                self.set_aside_wh += step.set_aside_wh
 
         trapezoid = None
         if within and elapsed is not None and power is not None and last_power is not None:
@@ -149,6 +160,7 @@ class EnergyChannel:
             "gap_count": self.gap_count,
             "wraps": self.wraps,
             "replacements": self.replacements,
+            "set_aside_wh": self.set_aside_wh,
         }
 
     @classmethod
@@ -160,7 +172,7 @@ class EnergyChannel:
         try:
             channel.last_time_s = _optional_number(data, "last_time_s")
             channel.last_power_w = _optional_number(data, "last_power_w")
-            for name in ("total_wh", "computed_wh", "unknown_s"):
+            for name in ("total_wh", "computed_wh", "unknown_s", "set_aside_wh"):
                 value = _optional_number(data, name) or 0.0
                 if value < 0:
                     raise LedgerStateError(f"{name} must be >= 0, got {value}")

@@ -7,9 +7,14 @@ and meters get replaced or reset. Each new reading is classified against the pre
 * WRAP: the counter fell, but by exactly what a roll-over explains, and the wrapped difference is
   small (at most half the counter's range, and credible for ``max_power_w`` if given).
 * REPLACED: the counter fell by something a roll-over does not explain, or rose by more than
-  ``max_power_w`` could have produced: a new meter or a reset. The step's energy is unknown (the
-  caller falls back to computed power for that interval); the new value becomes the baseline, so
-  nothing already counted is counted again and the total never goes backwards.
+  the power bound could have produced: a new meter, a reset, or a clock that is not the meter's
+  (a sped-up simulator). The step's energy is unknown (the caller falls back to computed power
+  for that interval) and a rise is reported as set aside; the new value becomes the baseline,
+  so nothing already counted is counted again and the total never goes backwards.
+
+The power bound is one rule for every counter, a heat meter's or a PDU's: the power the device
+itself read at the two ends of the interval, when the caller has both (``explained_w``), else
+the counter's ``max_power_w``; times the interval and a slack, plus one count (quantisation).
 * AMBIGUOUS: so much time passed that the counter may have wrapped more than once (only known
   when ``max_power_w`` is given). Energy unknown, new baseline.
 * FIRST: no previous reading to compare with. Energy unknown, new baseline.
@@ -26,6 +31,10 @@ from .errors import HeatDomainError, LedgerStateError
 
 # Slack on the max-power plausibility test: meters quantise to whole counts and poll times jitter.
 _POWER_SLACK = 1.25
+# Readings are samples: between two of them the power may rise above both (a burst that starts
+# and ends between polls). Twice the larger end leaves room for that and still tells a meter's
+# own energy from a counter running several times faster than its power (a sped-up clock).
+_READINGS_SLACK = 2.0
 
 
 class CounterEvent(StrEnum):
@@ -74,6 +83,8 @@ class CounterStep:
 
     event: CounterEvent
     energy_wh: float | None
+    set_aside_wh: float = 0.0
+    """A rise the power bound could not explain: energy the meter shows but nobody counts."""
 
 
 class EnergyCounter:
@@ -99,24 +110,29 @@ class EnergyCounter:
         """Drop the baseline (the reading was missing), so no step spans the missing reading."""
         self._last_raw = None
 
-    def advance(self, raw: float, elapsed_s: float | None) -> CounterStep:
-        """Classify a new reading taken elapsed_s after the previous one (None: unknown)."""
+    def advance(
+        self, raw: float, elapsed_s: float | None, explained_w: float | None = None
+    ) -> CounterStep:
+        """Classify a new reading taken elapsed_s after the previous one (None: unknown).
+
+        explained_w: the largest power the device read at either end of the interval, where
+        both are known; it bounds the step instead of max_power_w (see the module's rule).
+        """
         self.check(raw)
         last, self._last_raw = self._last_raw, raw
         if last is None:
             return CounterStep(CounterEvent.FIRST, None)
         spec, modulus = self.spec, self.spec.modulus
         max_wh = None
-        if spec.max_power_w is not None and elapsed_s is not None:
-            max_wh = (
-                spec.max_power_w * max(elapsed_s, 0.0) / 3600 * _POWER_SLACK + spec.wh_per_count
-            )
+        bound_w = spec.max_power_w if explained_w is None else explained_w * _READINGS_SLACK
+        if bound_w is not None and elapsed_s is not None:
+            max_wh = bound_w * max(elapsed_s, 0.0) / 3600 * _POWER_SLACK + spec.wh_per_count
             if modulus is not None and max_wh >= modulus * spec.wh_per_count:
                 return CounterStep(CounterEvent.AMBIGUOUS, None)
         if raw >= last:
             energy = (raw - last) * spec.wh_per_count
             if max_wh is not None and energy > max_wh:
-                return CounterStep(CounterEvent.REPLACED, None)
+                return CounterStep(CounterEvent.REPLACED, None, set_aside_wh=energy)
             return CounterStep(CounterEvent.STEP, energy)
         if modulus is not None:
             wrapped = raw + modulus - last

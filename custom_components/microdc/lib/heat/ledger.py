@@ -80,6 +80,8 @@ class LedgerTotals:
     gap_count: int
     wraps: int
     replacements: int
+    set_aside_wh: float = 0.0
+    """Meter rises their power could not explain, counted from power instead (channel.py)."""
     reused_wh: float = field(init=False)
     """Heat delivered to destinations other than reject."""
     rejected_wh: float = field(init=False)
@@ -215,6 +217,7 @@ class HeatLedger:
             gap_count=sum(c.gap_count for c in channels),
             wraps=sum(c.wraps for c in channels),
             replacements=sum(c.replacements for c in channels),
+            set_aside_wh=math.fsum(c.set_aside_wh for c in channels),
         )
 
     def to_dict(self) -> dict[str, Any]:
