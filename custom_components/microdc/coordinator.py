@@ -8,6 +8,7 @@ that asked.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 import logging
@@ -62,8 +63,7 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
         self.device = device
         self.scan_interval_s = scan_interval_s
         self._firmware: str | None = None
-        if device.pushes:
-            device.set_push_handler(self._on_push)
+        device.set_push_handler(self._on_push)
 
     @property
     def points(self) -> dict[str, Point]:
@@ -113,7 +113,7 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
         return report
 
     @callback
-    def _on_push(self, readings: dict[str, Reading] | Any) -> None:
+    def _on_push(self, readings: Mapping[str, Reading]) -> None:
         """A change between polls: the entities show it now, the poll schedule stays."""
         if self.data is None or not self.last_update_success:
             # The device is talking again: let a poll confirm it (and log the recovery).
@@ -121,7 +121,7 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
             return
         self._merge(readings)
 
-    def _merge(self, readings: dict[str, Reading]) -> None:
+    def _merge(self, readings: Mapping[str, Reading]) -> None:
         data: PollReport | None = self.data
         merged = {**(data.readings if data is not None else {}), **readings}
         self.data = PollReport(merged) if data is None else replace(data, readings=merged)

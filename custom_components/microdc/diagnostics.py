@@ -50,6 +50,8 @@ async def async_get_config_entry_diagnostics(
             )
             for subentry in entry.subentries.values()
         ],
+        # The priority the site writes at (BACnet; Modbus has none).
+        "write_priority": site.write_priority,
         # Each device as its protocol sees it: a Modbus device's profile, read plan and last
         # poll; a BACnet device's objects, commands and COV state (lib/devices/).
         "devices": {

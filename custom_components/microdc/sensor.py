@@ -25,10 +25,10 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData
 from homeassistant.helpers.typing import StateType
 
+from . import heat_accounting  # its clock, which tests move in time
 from .coordinator import DeviceCoordinator
 from .discovery import PointSchema, discover
 from .entity import MicrodcPointEntity, device_class_of, point_naming
-from .heat_accounting import utc_timestamp
 from .heat_sensor import async_add_heat_sensors
 from .lib.heat import CounterEvent, EnergyChannel, HeatDomainError
 from .lib.heat.energy_points import counter_raw, counter_spec, power_point_of, power_w
@@ -268,7 +268,7 @@ class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
         if raw is None and power is None:
             return  # no reading at all: the next one spans the gap
         try:
-            interval = self._channel.advance(utc_timestamp(), power, raw)
+            interval = self._channel.advance(heat_accounting.utc_timestamp(), power, raw)
         except HeatDomainError as err:
             _LOGGER.debug("%s: reading %s ignored: %s", self.entity_id, value, err)
             return

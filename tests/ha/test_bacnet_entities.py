@@ -115,7 +115,7 @@ async def test_entity_mapping(
     assert supply.attributes["unit_of_measurement"] == "°C"
     assert supply.attributes["state_class"] == "measurement"
     assert supply.attributes["friendly_name"] == f"{DEVICE_NAME} LOOP-SUPPLY-T"
-    assert supply.attributes["bacnet_object"] == "analog-input,1"
+    assert supply.attributes["role"] == "loop_supply_temperature"
     assert supply.attributes["role"] == "loop_supply_temperature"
     assert supply.attributes["out_of_service"] is False
 
@@ -169,21 +169,21 @@ async def test_cov_reaches_the_entity_before_the_poll(
     outdoor_id = entity_id_of(hass, entry, "sensor", "analog-input,4")
     await wait_for(
         lambda: (
-            all(s.active for s in coordinator.subscriptions.values())
-            and len(coordinator.subscriptions) == len(coordinator.config.objects)
+            all(s.active for s in coordinator.device.subscriptions.values())
+            and len(coordinator.device.subscriptions) == len(coordinator.device.config.objects)
         ),
         "every object subscribed",
     )
     before = float(state_of(hass, outdoor_id).state)
-    requests_before = coordinator.client.requests_sent
+    requests_before = coordinator.device.client.requests_sent
 
     # Hours later the outdoor temperature has moved by more than its COV increment; no poll
     # runs (the scan interval is ten minutes and time is not fired).
-    notified = coordinator.subscriptions[ObjectId("analog-input", 4)].notifications
+    notified = coordinator.device.subscriptions[ObjectId("analog-input", 4)].notifications
     after = await cov_outdoor_change(hass, simulator, outdoor_id)
     assert after != before
-    assert coordinator.client.requests_sent == requests_before  # nothing was polled
-    assert coordinator.subscriptions[ObjectId("analog-input", 4)].notifications > notified
+    assert coordinator.device.client.requests_sent == requests_before  # nothing was polled
+    assert coordinator.device.subscriptions[ObjectId("analog-input", 4)].notifications > notified
     await _unload(hass, entry)
 
 
@@ -267,15 +267,15 @@ async def test_rpm_batches_and_single_read_fallback(
     )
     clock = Clock(hass, SCAN_S)
     fast, slow = coordinator_of(entry, 0), coordinator_of(entry, 1)
-    assert fast.client.address != slow.client.address
-    objects = len(fast.config.objects)
+    assert fast.device.client.address != slow.device.client.address
+    objects = len(fast.device.config.objects)
 
-    sent = (fast.client.requests_sent, slow.client.requests_sent)
+    sent = (fast.device.client.requests_sent, slow.device.client.requests_sent)
     await clock.tick()
-    assert fast.client.requests_sent - sent[0] == 1
+    assert fast.device.client.requests_sent - sent[0] == 1
     # Present value and status flags of each object, one ReadProperty each.
-    assert slow.client.requests_sent - sent[1] == 2 * objects
-    assert (fast.client.rpm_supported, slow.client.rpm_supported) == (True, False)
+    assert slow.device.client.requests_sent - sent[1] == 2 * objects
+    assert (fast.device.client.rpm_supported, slow.device.client.rpm_supported) == (True, False)
 
     refused = await refusing.async_state()
     for index in (0, 1):
@@ -333,12 +333,12 @@ async def test_device_offline_and_back(
     clock = Clock(hass, SCAN_S)
     outdoor_id = entity_id_of(hass, entry, "sensor", "analog-input,4")
     await wait_for(
-        lambda: len(coordinator.subscriptions) == len(coordinator.config.objects),
+        lambda: len(coordinator.device.subscriptions) == len(coordinator.device.config.objects),
         "subscribed",
     )
     subscribes_before = (await sim.async_state())["requests"]["bacnet"]["subscribe-cov"]
 
-    caplog.set_level(logging.INFO, logger="custom_components.microdc.bacnet_coordinator")
+    caplog.set_level(logging.INFO, logger="custom_components.microdc.coordinator")
     await sim.async_inject_fault("device_offline", device=DEVICE_NAME)
     await clock.tick()
     await clock.tick()
@@ -349,26 +349,26 @@ async def test_device_offline_and_back(
     failures = [
         r
         for r in caplog.records
-        if r.name.endswith("bacnet_coordinator") and r.levelno >= logging.ERROR
+        if r.name == "custom_components.microdc.coordinator" and r.levelno >= logging.ERROR
     ]
     assert len(failures) == 1, [r.message for r in failures]
 
     # Back: the device restarted (forgot its subscriptions) and says I-Am; microdc
     # subscribes every object again. Wait for that round to end before firing timers.
     await sim.async_clear_faults()
-    objects = len(coordinator.config.objects)
+    objects = len(coordinator.device.config.objects)
     async with asyncio.timeout(DEADLINE_S):
         while (await sim.async_state())["requests"]["bacnet"]["subscribe-cov"] < (  # noqa: ASYNC110
             subscribes_before + objects
-        ) or coordinator.client._resubscribing:
+        ) or coordinator.device.client._resubscribing:
             await asyncio.sleep(0.05)
-    assert all(s.active for s in coordinator.subscriptions.values())
+    assert all(s.active for s in coordinator.device.subscriptions.values())
     await clock.tick()
     assert state_of(hass, outdoor_id).state != STATE_UNAVAILABLE
     recovered = [
         r
         for r in caplog.records
-        if r.name.endswith("bacnet_coordinator") and "recovered" in r.message
+        if r.name == "custom_components.microdc.coordinator" and "recovered" in r.message
     ]
     assert len(recovered) == 1
 
@@ -388,7 +388,8 @@ async def test_errors_are_translated(hass: HomeAssistant, simulator: SimulatorPr
         return info.value
 
     denied = await refused("analog-input,1", 20.0)  # an input in service is read-only
-    assert denied.translation_key == "bacnet_write_access_denied"
+    # microdc refuses an input itself: only commandable objects are writable points.
+    assert denied.translation_key == "not_writable"
     assert denied.translation_placeholders["object"] == "LOOP-SUPPLY-T"
     # microdc refuses what the object's own range or the subentry rule out before sending.
     assert (await refused("analog-output,1", 150.0)).translation_key == "out_of_range"
@@ -495,8 +496,8 @@ async def test_status_flags_and_multi_state(
     assert state_of(hass, mode_id).state == STATE_UNAVAILABLE
     assert state_of(hass, supply_id).state != STATE_UNAVAILABLE
 
-    coordinator._on_cov(PointReading(mode.object_id, 2, StatusFlags()))
-    coordinator._on_cov(PointReading(season.object_id, 1, StatusFlags()))
+    coordinator.device._on_cov(PointReading(mode.object_id, 2, StatusFlags()))
+    coordinator.device._on_cov(PointReading(season.object_id, 1, StatusFlags()))
     select = state_of(hass, mode_id)
     assert select.state == "heat recovery"
     assert select.attributes["options"] == ["off", "heat recovery", "reject"]
@@ -504,10 +505,12 @@ async def test_status_flags_and_multi_state(
     assert (sensor.state, sensor.attributes["device_class"]) == ("winter", "enum")
     assert sensor.attributes["options"] == ["winter", "summer"]
 
-    coordinator._on_cov(PointReading(ObjectId("analog-input", 1), 30.5, StatusFlags(fault=True)))
+    coordinator.device._on_cov(
+        PointReading(ObjectId("analog-input", 1), 30.5, StatusFlags(fault=True))
+    )
     assert state_of(hass, supply_id).state == STATE_UNAVAILABLE
     assert coordinator.value("analog-input_1") is None
-    coordinator._on_cov(
+    coordinator.device._on_cov(
         PointReading(ObjectId("analog-input", 1), 31.0, StatusFlags(out_of_service=True))
     )
     supply = state_of(hass, supply_id)
@@ -532,17 +535,17 @@ async def test_diagnostics_list_objects_and_cov_without_addresses(
     entry = await setup_site(hass, device_subentry(simulator, scan_interval_s=SCAN_S))
     coordinator = coordinator_of(entry)
     await wait_for(
-        lambda: len(coordinator.subscriptions) == len(coordinator.config.objects),
+        lambda: len(coordinator.device.subscriptions) == len(coordinator.device.config.objects),
         "every object subscribed",
     )
     diagnostics = await async_get_config_entry_diagnostics(hass, entry)
     text = json.dumps(diagnostics)
     assert f"{simulator.host}:{simulator.bacnet_port}" not in text
     assert "127.0.0.1/8" not in text  # the site's own BACnet address
-    device = diagnostics["bacnet_devices"][coordinator.subentry.subentry_id]
+    device = diagnostics["devices"][coordinator.subentry.subentry_id]
     assert device["address"] == "**REDACTED**"
     assert device["rpm_supported"] is True
-    assert device["write_priority"] == WRITE_PRIORITY
+    assert diagnostics["write_priority"] == WRITE_PRIORITY
     objects = {o["object"]: o for o in device["objects"]}
     assert len(objects) == 14
     assert objects["analog-output,1"]["name"] == "VLV-STOCKROOM"
@@ -580,11 +583,12 @@ async def test_commands_left_by_a_previous_run_are_adopted(
         options=BACNET_OPTIONS,
         subentries_data=[device_subentry(simulator, scan_interval_s=SCAN_S)],
     )
-    hass_storage[f"{DOMAIN}.bacnet_commands.corner_shop"] = {
+    device_id = next(iter(entry.subentries))
+    hass_storage[f"{DOMAIN}.commands.corner_shop"] = {
         "version": 1,
         "minor_version": 1,
-        "key": f"{DOMAIN}.bacnet_commands.corner_shop",
-        "data": {"commands": {str(INSTANCE): {"analog-output,4": 33.0}}},
+        "key": f"{DOMAIN}.commands.corner_shop",
+        "data": {"commands": {device_id: {"analog-output_4": {str(WRITE_PRIORITY): 33.0}}}},
     }
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -605,7 +609,7 @@ async def test_cov_renewed_before_its_lifetime_ends(
         hass, device_subentry(simulator, objects=objects, scan_interval_s=SCAN_S, cov_lifetime_s=2)
     )
     coordinator = coordinator_of(entry)
-    await wait_for(lambda: bool(coordinator.subscriptions), "subscribed")
+    await wait_for(lambda: bool(coordinator.device.subscriptions), "subscribed")
     subscribed = (await simulator.async_state())["requests"]["bacnet"]["subscribe-cov"]
     async with asyncio.timeout(DEADLINE_S):
         while (await simulator.async_state())["requests"]["bacnet"]["subscribe-cov"] < (  # noqa: ASYNC110

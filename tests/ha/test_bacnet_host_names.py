@@ -137,5 +137,5 @@ async def test_site_starts_with_a_host_name(
     entry = await setup_site(hass, named)
     supply_id = entity_id_of(hass, entry, "sensor", "analog-input,1")
     await wait_for(lambda: state_of(hass, supply_id).state != STATE_UNAVAILABLE, "read")
-    assert coordinator_of(entry).client.address == f"127.0.0.1:{simulator.bacnet_port}"
+    assert coordinator_of(entry).device.client.address == f"127.0.0.1:{simulator.bacnet_port}"
     await hass.config_entries.async_unload(entry.entry_id)

@@ -10,6 +10,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN
+from custom_components.microdc.lib.devices.bacnet_config import object_key
 from custom_components.microdc.lib.protocols.bacnet import BacnetNetwork, ObjectId
 from custom_components.microdc.settings import BacnetSiteSettings
 from tests.ha.bacnet_site import (
@@ -24,6 +25,12 @@ from tests.ha.bacnet_site import (
     sim_command,
 )
 from tests.simulator_process import SimulatorProcess
+
+
+def _key(object_id: str) -> str:
+    """The point key of an object (its entities' unique ids end with it)."""
+    return object_key(ObjectId.parse(object_id))
+
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -65,17 +72,18 @@ async def test_removing_one_site_keeps_the_other_sites_command(
     )
     assert await _slot(simulator, VALVE) == 50.0
     # Saved at once: a crash now would not make the command anonymous.
-    record = hass_storage[f"{DOMAIN}.bacnet_commands.{site_a.entry_id}"]["data"]
-    assert record == {"commands": {str(INSTANCE): {VALVE: 50.0}}}
+    record = hass_storage[f"{DOMAIN}.commands.{site_a.entry_id}"]["data"]
+    device_id = next(iter(site_a.subentries))
+    assert record == {"commands": {device_id: {_key(VALVE): {str(WRITE_PRIORITY): 50.0}}}}
 
     site_b = await setup_site(
         hass, device_subentry(simulator, scan_interval_s=SCAN_S), name="Site B"
     )
-    assert coordinator_of(site_b).held == set()  # the slot holds A's command, not B's
+    assert held(coordinator_of(site_b)) == set()  # the slot holds A's command, not B's
     assert await hass.config_entries.async_remove(site_b.entry_id)
     await hass.async_block_till_done()
     assert await _slot(simulator, VALVE) == 50.0
-    assert f"{DOMAIN}.bacnet_commands.{site_b.entry_id}" not in hass_storage
+    assert f"{DOMAIN}.commands.{site_b.entry_id}" not in hass_storage
 
     assert await hass.config_entries.async_remove(site_a.entry_id)
     await hass.async_block_till_done()
@@ -103,11 +111,19 @@ async def test_a_restart_adopts_only_this_sites_commands(
         options=BACNET_OPTIONS,
         subentries_data=[device_subentry(simulator, scan_interval_s=SCAN_S)],
     )
-    hass_storage[f"{DOMAIN}.bacnet_commands.site_a"] = {
+    device_id = next(iter(entry.subentries))
+    hass_storage[f"{DOMAIN}.commands.site_a"] = {
         "version": 1,
         "minor_version": 1,
-        "key": f"{DOMAIN}.bacnet_commands.site_a",
-        "data": {"commands": {str(INSTANCE): {VALVE: 50.0, TENANT_VALVE: 30.0}}},
+        "key": f"{DOMAIN}.commands.site_a",
+        "data": {
+            "commands": {
+                device_id: {
+                    _key(VALVE): {str(WRITE_PRIORITY): 50.0},
+                    _key(TENANT_VALVE): {str(WRITE_PRIORITY): 30.0},
+                }
+            }
+        },
     }
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)

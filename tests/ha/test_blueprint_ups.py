@@ -13,7 +13,7 @@ from pytest_homeassistant_custom_component.common import (
     async_mock_service,
 )
 
-BLUEPRINT = Path(__file__).parent.parent / "blueprints/automation/microdc/ups_power_events.yaml"
+BLUEPRINT = Path(__file__).parents[2] / "blueprints/automation/microdc/ups_power_events.yaml"
 ON_BATTERY = "binary_sensor.ups_on_battery"
 LOW_BATTERY = "binary_sensor.ups_low_battery"
 

@@ -9,7 +9,7 @@ from homeassistant.components.blueprint.models import Blueprint
 from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
-BLUEPRINTS = Path(__file__).parent.parent / "blueprints"
+BLUEPRINTS = Path(__file__).parents[2] / "blueprints"
 # One schema per blueprint domain (the folder directly under blueprints/).
 SCHEMAS = {"automation": AUTOMATION_BLUEPRINT_SCHEMA}
 

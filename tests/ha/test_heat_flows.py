@@ -28,7 +28,7 @@ from custom_components.microdc.settings import (
     CONF_FLUID,
     CONF_HEAT,
     CONF_HEATING_KIND,
-    CONF_MAX_GAP,
+    CONF_MAX_READING_GAP,
     CONF_TARIFF,
     HeatOptions,
 )
@@ -59,7 +59,7 @@ def _modbus(subentry_id: str, profile: str, unit_id: int) -> ConfigSubentryData:
 
 HEAT = {
     CONF_FLUID: Fluid.PROPYLENE_GLYCOL_30.value,
-    CONF_MAX_GAP: 600,
+    CONF_MAX_READING_GAP: 600,
     CONF_HEATING_KIND: HeatingKind.HEAT_PUMP.value,
     CONF_EFFICIENCY: 3.2,
     CONF_TARIFF: 0.28,

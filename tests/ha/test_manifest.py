@@ -9,7 +9,7 @@ import homeassistant
 from homeassistant.const import __version__ as ha_version
 import pytest
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 INTEGRATION = ROOT / "custom_components" / "microdc"
 
 REQUIRED_MANIFEST_KEYS = {

@@ -16,9 +16,10 @@ from types import MappingProxyType
 from typing import Any
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntryState, ConfigSubentry
-from homeassistant.const import STATE_UNAVAILABLE
+from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 import pytest
@@ -71,7 +72,7 @@ class Site:
     def state(self, device: str, key: str) -> State | None:
         """The state of a device's entity by its description key (None: no entity state)."""
         registry = er.async_get(self.hass)
-        for platform in ("sensor", "binary_sensor"):
+        for platform in ("sensor", "binary_sensor", "number", "switch"):
             unique_id = f"{self.subentry_ids[device]}_{key}"
             if entity_id := registry.async_get_entity_id(platform, DOMAIN, unique_id):
                 return self.hass.states.get(entity_id)
@@ -169,6 +170,64 @@ async def test_every_entity_matches_the_simulator(site: Site) -> None:
     assert checked >= 20
     # No flag, charge and runtime well above the site's limits.
     assert site.value("ups", "low_battery") == "off"
+
+
+def _entity_id(site: Site, platform: str, device: str, key: str) -> str:
+    unique_id = f"{site.subentry_ids[device]}_{key}"
+    entity_id = er.async_get(site.hass).async_get_entity_id(platform, DOMAIN, unique_id)
+    assert entity_id is not None, (platform, device, key)
+    return entity_id
+
+
+async def test_modbus_number_and_switch_write_to_the_device(own_site: Site) -> None:
+    """Writable points of a profile become a number and a switch that write the registers."""
+    site = own_site
+    limit = _entity_id(site, "number", "environment", "exhaust_alarm_limit")
+    buzzer = _entity_id(site, "switch", "environment", "alarm_buzzer")
+    assert float(site.value("environment", "exhaust_alarm_limit")) == pytest.approx(45.0)
+    assert site.value("environment", "alarm_buzzer") == "on"
+
+    await site.hass.services.async_call(
+        "number", "set_value", {ATTR_ENTITY_ID: limit, "value": 38.5}, blocking=True
+    )
+    await site.hass.services.async_call(
+        "switch", "turn_off", {ATTR_ENTITY_ID: buzzer}, blocking=True
+    )
+    served = (await site.sim.async_state())["modbus"]["environment"]["points"]
+    assert served["exhaust_alarm_limit"] == {
+        "raw": 385,
+        "value": pytest.approx(38.5),
+        "written": True,
+    }
+    assert served["alarm_buzzer"]["value"] is False
+    # The entities show what the device holds now, without waiting for the next poll.
+    assert float(site.value("environment", "exhaust_alarm_limit")) == pytest.approx(38.5)
+    assert site.value("environment", "alarm_buzzer") == "off"
+    # Still so after a poll: the device keeps the written values.
+    await site.tick()
+    assert float(site.value("environment", "exhaust_alarm_limit")) == pytest.approx(38.5)
+
+
+def _writes(state: dict[str, Any]) -> int:
+    """Write requests the simulator's gateway received (functions 5, 6, 15, 16)."""
+    by_function = state["requests"]["modbus"]["by_function"]
+    return sum(by_function.get(code, 0) for code in ("5", "6", "15", "16"))
+
+
+async def test_modbus_writes_outside_the_profile_are_refused(own_site: Site) -> None:
+    """Out of the profile's range, or to a point it does not declare writable: nothing is sent."""
+    site = own_site
+    coordinator = site.entry.runtime_data.devices[site.subentry_ids["environment"]]
+    writes = _writes(await site.sim.async_state())
+    with pytest.raises(HomeAssistantError) as out_of_range:
+        await coordinator.async_write("exhaust_alarm_limit", 95.0, priority=12)
+    assert out_of_range.value.translation_key == "out_of_range"
+    with pytest.raises(HomeAssistantError) as read_only:
+        await coordinator.async_write("inlet_temperature", 20.0, priority=12)
+    assert read_only.value.translation_key == "not_writable"
+    assert _writes(await site.sim.async_state()) == writes
+    served = (await site.sim.async_state())["modbus"]["environment"]["points"]
+    assert served["exhaust_alarm_limit"]["written"] is False
 
 
 @pytest.fixture

@@ -349,7 +349,7 @@ async def test_broken_copy_of_a_built_in_profile_says_the_built_in_runs(
     assert issue.translation_placeholders["copies"] == "demo_ups.yaml"
     assert "demo_ups" in (await async_load_profiles(hass)).profiles  # the built-in one
     strings = json.loads(
-        (Path(__file__).parents[1] / "custom_components/microdc/strings.json").read_text()
+        (Path(__file__).parents[2] / "custom_components/microdc/strings.json").read_text()
     )
     text = strings["issues"]["invalid_profile_copies"]["description"]
     assert "keeps using its built-in profile" in text

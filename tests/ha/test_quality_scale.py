@@ -5,7 +5,7 @@ from pathlib import Path
 import homeassistant
 import yaml
 
-INTEGRATION = Path(__file__).parent.parent / "custom_components" / "microdc"
+INTEGRATION = Path(__file__).parents[2] / "custom_components" / "microdc"
 STATUSES = {"todo", "done", "exempt"}
 
 

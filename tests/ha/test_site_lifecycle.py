@@ -37,7 +37,7 @@ async def test_failed_setup_gives_the_bacnet_socket_back(
     assert not await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert entry.runtime_data.bacnet.devices == {}  # each device was set up, then released
+    assert entry.runtime_data.devices == {}  # each device was set up, then released
     assert transport._shared is None, "the BACnet/IP socket is still open"
 
 

@@ -180,11 +180,6 @@ class BacnetDevice(Device):
         return DeviceIdentity("BACnet", f"BACnet/IP device {self.config.device_instance}")
 
     @property
-    def pushes(self) -> bool:
-        """COV notifications arrive between polls when the subentry enables COV."""
-        return self.config.cov
-
-    @property
     def releases(self) -> bool:
         """Commandable objects have a priority array: null at a priority gives it back."""
         return True

@@ -133,11 +133,6 @@ class Device(ABC):
         """Manufacturer and model, for the device registry."""
 
     @property
-    def pushes(self) -> bool:
-        """Whether the device sends changes between polls (BACnet COV) to the push handler."""
-        return False
-
-    @property
     def releases(self) -> bool:
         """Whether a command can be given back (a priority array to relinquish)."""
         return False
