@@ -53,6 +53,7 @@ from typing import Any
 
 import aiohttp
 
+from custom_components.microdc.lib.devices.modbus import ModbusDevice
 from custom_components.microdc.lib.heat import (
     REJECT,
     Circuit,
@@ -72,7 +73,7 @@ from custom_components.microdc.lib.protocols.bacnet import (
     BacnetNetworkConfig,
     ObjectId,
 )
-from custom_components.microdc.lib.protocols.modbus import Endpoint, ModbusConnection, ModbusDevice
+from custom_components.microdc.lib.protocols.modbus import Endpoint, ModbusConnection
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILE = REPO / "custom_components/microdc/profiles/demo_heat_meter.yaml"
