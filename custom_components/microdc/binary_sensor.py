@@ -21,8 +21,14 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import DeviceCoordinator
-from .discovery import PointSchema, discover
-from .entity import MicrodcPointEntity, device_class_of, name_from_key, point_naming
+from .discovery import PointSchema, add_point_entities
+from .entity import (
+    MicrodcPointEntity,
+    PointEntityDescription,
+    device_class_of,
+    name_from_key,
+    point_naming,
+)
 from .lib.points import Point, Role, ValueKind
 from .models import MicrodcConfigEntry
 from .settings import UpsLimits
@@ -50,10 +56,9 @@ type IsOnFn = Callable[[DeviceCoordinator], bool | None]
 
 
 @dataclass(frozen=True, kw_only=True)
-class MicrodcBinarySensorEntityDescription(BinarySensorEntityDescription):
+class MicrodcBinarySensorEntityDescription(BinarySensorEntityDescription, PointEntityDescription):
     """A binary sensor of a point; is_on_fn reads it from the device's last poll."""
 
-    point: Point
     is_on_fn: IsOnFn
 
 
@@ -160,23 +165,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add each device's binary sensors under its subentry."""
-    for subentry_id, coordinator, descriptions in discover(SCHEMAS, entry.runtime_data.devices):
-        async_add_entities(
-            [MicrodcBinarySensor(coordinator, d) for d in descriptions],
-            config_subentry_id=subentry_id,
-        )
+    add_point_entities(entry.runtime_data.devices, SCHEMAS, MicrodcBinarySensor, async_add_entities)
 
 
 class MicrodcBinarySensor(MicrodcPointEntity, BinarySensorEntity):
     """A bool point or a flag; unavailable while it is unknown."""
 
     entity_description: MicrodcBinarySensorEntityDescription
-
-    def __init__(
-        self, coordinator: DeviceCoordinator, description: MicrodcBinarySensorEntityDescription
-    ) -> None:
-        """Attach the sensor to its device and point."""
-        super().__init__(coordinator, description, description.point)
 
     @property
     def is_on(self) -> bool | None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import DeviceCoordinator
 from .lib.points import Point, Role, ValueKind
@@ -55,3 +56,17 @@ def discover[D: EntityDescription](
                 descriptions.extend(schema.describe(point, points))
         if descriptions:
             yield subentry_id, coordinator, descriptions
+
+
+def add_point_entities[D: EntityDescription](
+    coordinators: Mapping[str, DeviceCoordinator],
+    schemas: Iterable[PointSchema[D]],
+    entity: Callable[[DeviceCoordinator, D], Entity],
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add one platform's entities of every device, each under its device's subentry."""
+    for subentry_id, coordinator, descriptions in discover(schemas, coordinators):
+        async_add_entities(
+            [entity(coordinator, description) for description in descriptions],
+            config_subentry_id=subentry_id,
+        )

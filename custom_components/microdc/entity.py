@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 import logging
 from typing import Any
@@ -58,6 +59,13 @@ def point_naming(point: Point, points: Mapping[str, Point]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, kw_only=True)
+class PointEntityDescription(EntityDescription):
+    """What every platform's description of a point's entity carries: the point."""
+
+    point: Point
+
+
 class MicrodcPointEntity(CoordinatorEntity[DeviceCoordinator]):
     """An entity of one device, fed by the device's coordinator.
 
@@ -68,13 +76,11 @@ class MicrodcPointEntity(CoordinatorEntity[DeviceCoordinator]):
 
     _attr_has_entity_name = True
 
-    def __init__(
-        self, coordinator: DeviceCoordinator, description: EntityDescription, point: Point
-    ) -> None:
-        """Attach the entity to its device."""
+    def __init__(self, coordinator: DeviceCoordinator, description: PointEntityDescription) -> None:
+        """Attach the entity to its device and point."""
         super().__init__(coordinator)
         self.entity_description = description
-        self.point = point
+        self.point = description.point
         self._attr_unique_id = f"{coordinator.subentry.subentry_id}_{description.key}"
         self._attr_device_info = coordinator.device_info
 

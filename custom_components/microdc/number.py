@@ -15,9 +15,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .command import MicrodcCommandEntity
-from .coordinator import DeviceCoordinator
-from .discovery import PointSchema, discover
-from .entity import device_class_of, point_naming
+from .discovery import PointSchema, add_point_entities
+from .entity import PointEntityDescription, device_class_of, point_naming
 from .lib.points import Point, ValueKind
 from .models import MicrodcConfigEntry
 
@@ -28,10 +27,8 @@ _UNBOUNDED = 1e6
 
 
 @dataclass(frozen=True, kw_only=True)
-class MicrodcNumberEntityDescription(NumberEntityDescription):
+class MicrodcNumberEntityDescription(NumberEntityDescription, PointEntityDescription):
     """A number of one writable point."""
-
-    point: Point
 
 
 def _describe(
@@ -58,22 +55,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add each device's numbers under its subentry."""
-    for subentry_id, coordinator, descriptions in discover(SCHEMAS, entry.runtime_data.devices):
-        async_add_entities(
-            [MicrodcNumber(coordinator, d) for d in descriptions], config_subentry_id=subentry_id
-        )
+    add_point_entities(entry.runtime_data.devices, SCHEMAS, MicrodcNumber, async_add_entities)
 
 
 class MicrodcNumber(MicrodcCommandEntity, NumberEntity):
     """A writable number: setting it writes the point."""
 
     entity_description: MicrodcNumberEntityDescription
-
-    def __init__(
-        self, coordinator: DeviceCoordinator, description: MicrodcNumberEntityDescription
-    ) -> None:
-        """Attach the number to its device and point."""
-        super().__init__(coordinator, description, description.point)
 
     @property
     def native_value(self) -> float | None:

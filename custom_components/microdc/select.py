@@ -10,9 +10,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .command import MicrodcCommandEntity
-from .coordinator import DeviceCoordinator
-from .discovery import PointSchema, discover
-from .entity import point_naming
+from .discovery import PointSchema, add_point_entities
+from .entity import PointEntityDescription, point_naming
 from .lib.points import Point, ValueKind
 from .models import MicrodcConfigEntry
 
@@ -20,10 +19,8 @@ PARALLEL_UPDATES = 1  # one command at a time per platform: a controller is a sm
 
 
 @dataclass(frozen=True, kw_only=True)
-class MicrodcSelectEntityDescription(SelectEntityDescription):
+class MicrodcSelectEntityDescription(SelectEntityDescription, PointEntityDescription):
     """A select of one writable multi-state point."""
-
-    point: Point
 
 
 def _describe(
@@ -43,22 +40,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add each device's selects under its subentry."""
-    for subentry_id, coordinator, descriptions in discover(SCHEMAS, entry.runtime_data.devices):
-        async_add_entities(
-            [MicrodcSelect(coordinator, d) for d in descriptions], config_subentry_id=subentry_id
-        )
+    add_point_entities(entry.runtime_data.devices, SCHEMAS, MicrodcSelect, async_add_entities)
 
 
 class MicrodcSelect(MicrodcCommandEntity, SelectEntity):
     """A writable multi-state point: choosing a state writes it."""
 
     entity_description: MicrodcSelectEntityDescription
-
-    def __init__(
-        self, coordinator: DeviceCoordinator, description: MicrodcSelectEntityDescription
-    ) -> None:
-        """Attach the select to its device and point."""
-        super().__init__(coordinator, description, description.point)
 
     @property
     def current_option(self) -> str | None:

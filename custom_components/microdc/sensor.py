@@ -27,8 +27,8 @@ from homeassistant.helpers.typing import StateType
 
 from . import heat_accounting  # its clock, which tests move in time
 from .coordinator import DeviceCoordinator
-from .discovery import PointSchema, discover
-from .entity import MicrodcPointEntity, device_class_of, point_naming
+from .discovery import PointSchema, add_point_entities
+from .entity import MicrodcPointEntity, PointEntityDescription, device_class_of, point_naming
 from .heat_sensor import async_add_heat_sensors
 from .lib.heat import CounterEvent, EnergyChannel, HeatDomainError
 from .lib.heat.energy_points import counter_raw, counter_spec, power_point_of, power_w
@@ -45,10 +45,9 @@ UPS_STATES = ("fault", "on_battery", "bypass", "online", "off")
 
 
 @dataclass(frozen=True, kw_only=True)
-class MicrodcSensorEntityDescription(SensorEntityDescription):
+class MicrodcSensorEntityDescription(SensorEntityDescription, PointEntityDescription):
     """A sensor of one point; value_fn turns the point's value into the state."""
 
-    point: Point
     value_fn: Callable[[Value | None], StateType]
     counter: bool = False
 
@@ -135,28 +134,23 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add each device's sensors under its subentry, and the site's heat sensors."""
-    site = entry.runtime_data
-    for subentry_id, coordinator, descriptions in discover(SCHEMAS, site.devices):
-        async_add_entities(
-            [
-                (MicrodcCounterSensor if d.counter else MicrodcSensor)(coordinator, d)
-                for d in descriptions
-            ],
-            config_subentry_id=subentry_id,
-        )
+    add_point_entities(entry.runtime_data.devices, SCHEMAS, _sensor, async_add_entities)
     async_add_heat_sensors(hass, entry, async_add_entities)
+
+
+def _sensor(
+    coordinator: DeviceCoordinator, description: MicrodcSensorEntityDescription
+) -> SensorEntity:
+    """A counter's total, or a plain reading."""
+    if description.counter:
+        return MicrodcCounterSensor(coordinator, description)
+    return MicrodcSensor(coordinator, description)
 
 
 class MicrodcSensor(MicrodcPointEntity, SensorEntity):
     """A point's reading; unavailable while the device has no reading for it."""
 
     entity_description: MicrodcSensorEntityDescription
-
-    def __init__(
-        self, coordinator: DeviceCoordinator, description: MicrodcSensorEntityDescription
-    ) -> None:
-        """Attach the sensor to its device and point."""
-        super().__init__(coordinator, description, description.point)
 
     @property
     def native_value(self) -> StateType:
@@ -202,7 +196,7 @@ class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
         self, coordinator: DeviceCoordinator, description: MicrodcSensorEntityDescription
     ) -> None:
         """Start with no total until the first reading or the restored state."""
-        super().__init__(coordinator, description, description.point)
+        super().__init__(coordinator, description)
         self._power = power_point_of(coordinator.device.points.values(), self.point)
         spec = counter_spec(self.point, self._power)
         assert spec is not None  # only energy-unit counters get this sensor (_describe_number)

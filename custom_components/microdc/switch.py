@@ -11,9 +11,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .command import MicrodcCommandEntity
-from .coordinator import DeviceCoordinator
-from .discovery import PointSchema, discover
-from .entity import point_naming
+from .discovery import PointSchema, add_point_entities
+from .entity import PointEntityDescription, point_naming
 from .lib.points import Point, ValueKind
 from .models import MicrodcConfigEntry
 
@@ -21,10 +20,8 @@ PARALLEL_UPDATES = 1  # one command at a time per platform: a controller is a sm
 
 
 @dataclass(frozen=True, kw_only=True)
-class MicrodcSwitchEntityDescription(SwitchEntityDescription):
+class MicrodcSwitchEntityDescription(SwitchEntityDescription, PointEntityDescription):
     """A switch of one writable on/off point."""
-
-    point: Point
 
 
 def _describe(
@@ -42,22 +39,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add each device's switches under its subentry."""
-    for subentry_id, coordinator, descriptions in discover(SCHEMAS, entry.runtime_data.devices):
-        async_add_entities(
-            [MicrodcSwitch(coordinator, d) for d in descriptions], config_subentry_id=subentry_id
-        )
+    add_point_entities(entry.runtime_data.devices, SCHEMAS, MicrodcSwitch, async_add_entities)
 
 
 class MicrodcSwitch(MicrodcCommandEntity, SwitchEntity):
     """A writable on/off point: turning it on or off writes it."""
 
     entity_description: MicrodcSwitchEntityDescription
-
-    def __init__(
-        self, coordinator: DeviceCoordinator, description: MicrodcSwitchEntityDescription
-    ) -> None:
-        """Attach the switch to its device and point."""
-        super().__init__(coordinator, description, description.point)
 
     @property
     def is_on(self) -> bool | None:
