@@ -29,7 +29,6 @@ from .lib.heat import (
     CircuitReading,
     CounterEvent,
     CounterSpec,
-    FlowUnit,
     HeatDomainError,
     HeatLedger,
     Interval,
@@ -38,11 +37,11 @@ from .lib.heat import (
     energy_reuse_factor,
     recovery_ratio,
     shares_by_valves,
-    thermal_power,
 )
-from .lib.heat.energy_points import counter_raw, counter_spec, number, power_w
+from .lib.heat.energy_points import number
+from .lib.heat.inputs import ItPoints, LoopPoints
 from .lib.heat.it_energy import ItEnergy
-from .lib.points import Point, PointRef, Role
+from .lib.points import PointRef
 from .settings import HeatOptions
 
 _LOGGER = logging.getLogger(__name__)
@@ -59,83 +58,44 @@ def utc_timestamp() -> float:
 
 @dataclass(frozen=True, slots=True)
 class LoopMeter:
-    """The points of one device that measure a circuit of the loop."""
+    """A device that measures a circuit of the loop, and its points (lib/heat/inputs.py)."""
 
     coordinator: DeviceCoordinator
-    flow: Point | None
-    supply: Point | None
-    ret: Point | None
-    power: Point | None
-    energy: Point | None
+    points: LoopPoints
 
     @classmethod
     def find(cls, coordinator: DeviceCoordinator) -> LoopMeter | None:
-        """The device's loop points, or None if it cannot measure heat."""
-        roles = {p.role: p for p in coordinator.device.points.values() if p.role}
-        meter = cls(
-            coordinator,
-            roles.get(Role.LOOP_FLOW),
-            roles.get(Role.LOOP_SUPPLY_TEMPERATURE),
-            roles.get(Role.LOOP_RETURN_TEMPERATURE),
-            roles.get(Role.HEAT_METER_POWER),
-            roles.get(Role.HEAT_METER_ENERGY),
-        )
-        if meter.energy is not None and counter_spec(meter.energy) is None:
-            meter = cls(coordinator, meter.flow, meter.supply, meter.ret, meter.power, None)
-        if meter.flow is not None and meter.flow.unit not in {u.value for u in FlowUnit}:
-            _LOGGER.warning(
-                "%s: flow unit %s is not one microdc knows", meter.flow.key, meter.flow.unit
-            )
-            meter = cls(coordinator, None, meter.supply, meter.ret, meter.power, meter.energy)
-        computable = None not in (meter.flow, meter.supply, meter.ret)
-        return meter if computable or meter.power or meter.energy else None
+        """The device as a loop meter, or None if it cannot measure heat."""
+        points = LoopPoints.find(coordinator.device.points.values())
+        return None if points is None else cls(coordinator, points)
 
     @property
     def counter(self) -> CounterSpec | None:
-        return None if self.energy is None else counter_spec(self.energy, self.power)
+        return self.points.counter
 
     def reading(self, options: HeatOptions) -> tuple[float | None, float | None]:
         """(thermal power in W, raw energy counter) now; None where unknown."""
-        coordinator = self.coordinator
-        if not coordinator.last_update_success:
+        if not self.coordinator.last_update_success:
             return None, None
-        power = None
-        if self.flow is not None and self.supply is not None and self.ret is not None:
-            flow = number(coordinator.value(self.flow.key))
-            supply = number(coordinator.value(self.supply.key))
-            ret = number(coordinator.value(self.ret.key))
-            if flow is not None and supply is not None and ret is not None:
-                power = thermal_power(
-                    flow, FlowUnit(str(self.flow.unit)), supply, ret, fluid=options.fluid
-                )
-        if power is None and self.power is not None:
-            power = power_w(self.power, coordinator.value(self.power.key))
-        counter = None
-        if self.energy is not None:
-            counter = counter_raw(self.energy, coordinator.value(self.energy.key))
-        return power, counter
+        return self.points.reading(self.coordinator.value, options.fluid)
 
 
 @dataclass(frozen=True, slots=True)
 class ItMeter:
-    """The points of a device that measures the rack's electricity (one PDU of its feeds)."""
+    """A device that measures the rack's electricity (one PDU of its feeds), and its points."""
 
     coordinator: DeviceCoordinator
-    power: Point | None
-    energy: Point | None
+    points: ItPoints
 
     @classmethod
     def find(cls, coordinator: DeviceCoordinator) -> ItMeter | None:
-        roles = {p.role: p for p in coordinator.device.points.values() if p.role}
-        energy = roles.get(Role.IT_ENERGY)
-        if energy is not None and counter_spec(energy) is None:
-            energy = None
-        power = roles.get(Role.IT_POWER)
-        return cls(coordinator, power, energy) if power or energy else None
+        """The device as an IT meter, or None if it measures no IT power or energy."""
+        points = ItPoints.find(coordinator.device.points.values())
+        return None if points is None else cls(coordinator, points)
 
     @property
     def counter(self) -> CounterSpec | None:
-        return None if self.energy is None else counter_spec(self.energy, self.power)
+        return self.points.counter
 
     @property
     def device_id(self) -> str:
@@ -145,10 +105,7 @@ class ItMeter:
         """(IT power in W, raw energy counter) now; None where unknown."""
         if not self.coordinator.last_update_success:
             return None, None
-        value = self.coordinator.value
-        power = None if self.power is None else power_w(self.power, value(self.power.key))
-        counter = None if self.energy is None else counter_raw(self.energy, value(self.energy.key))
-        return power, counter
+        return self.points.reading(self.coordinator.value)
 
 
 @dataclass(frozen=True, slots=True)
