@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from custom_components.microdc.protocols.bacnet import (
+from custom_components.microdc.lib.protocols.bacnet import (
     VALUE_OBJECT_TYPES,
     BacnetDeviceClient,
     BacnetNetwork,

@@ -53,7 +53,8 @@ from typing import Any
 
 import aiohttp
 
-from custom_components.microdc.heat import (
+from custom_components.microdc.lib.devices.modbus import ModbusDevice
+from custom_components.microdc.lib.heat import (
     REJECT,
     Circuit,
     CircuitReading,
@@ -65,14 +66,14 @@ from custom_components.microdc.heat import (
     shares_by_valves,
     thermal_power,
 )
-from custom_components.microdc.profile import load_profile_file
-from custom_components.microdc.protocols.bacnet import (
+from custom_components.microdc.lib.profile import load_profile_file
+from custom_components.microdc.lib.protocols.bacnet import (
     BacnetDeviceClient,
     BacnetNetwork,
     BacnetNetworkConfig,
     ObjectId,
 )
-from custom_components.microdc.protocols.modbus import Endpoint, ModbusConnection, ModbusDevice
+from custom_components.microdc.lib.protocols.modbus import Endpoint, ModbusConnection
 
 REPO = Path(__file__).resolve().parent.parent
 PROFILE = REPO / "custom_components/microdc/profiles/demo_heat_meter.yaml"

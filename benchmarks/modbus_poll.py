@@ -23,17 +23,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from custom_components.microdc.profile import (
+from custom_components.microdc.lib.devices.modbus import ModbusDevice
+from custom_components.microdc.lib.profile import (
     BUILTIN_PROFILES_DIR,
     Profile,
     load_profiles,
 )
-from custom_components.microdc.protocols.block_planner import DEFAULT_MAX_GAP
-from custom_components.microdc.protocols.modbus import (
-    Endpoint,
-    ModbusConnection,
-    ModbusDevice,
-)
+from custom_components.microdc.lib.protocols.block_planner import DEFAULT_MAX_GAP
+from custom_components.microdc.lib.protocols.modbus import Endpoint, ModbusConnection
 from tests.simulator_process import SimulatorProcess, start_simulator
 
 

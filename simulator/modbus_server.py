@@ -6,7 +6,9 @@ on every request, so a reply always matches the model at that instant (and GET /
 
 Addressing: in each table a unit answers from address 0 up to the end of its last point there;
 gaps between points read as 0; beyond that, and in tables it has no points in, it replies with
-exception 2 (illegal data address). Every point is read-only: writes get exception 2. Unknown unit
+exception 2 (illegal data address). Points the profile declares ``writable`` accept writes
+(functions 5, 6, 15, 16) that cover them whole; the value written is served from then on and shown
+in GET /state, as a real device's setpoint would be; any other write gets exception 2. Unknown unit
 ids get exception 0x0B (gateway target failed to respond), as a gateway does.
 
 Faults (simulator/faults.py): device_offline (no reply at all; the client times out),
@@ -54,6 +56,7 @@ from simulator.profiles import (
     encode,
     load_profile,
     nan_raw,
+    raw_of_words,
     words_for_raw,
 )
 from simulator.site import ModbusDeviceSpec, PointSource, Site, SiteError
@@ -110,6 +113,7 @@ class ModbusGateway:
             self._units[spec.unit_id] = _Unit(spec, profile, points, table_end)
         self._counts: dict[int, Counter[int]] = {}
         self.counter_offsets: dict[tuple[str, str], int] = {}
+        self.written: dict[tuple[str, str], int] = {}  # (device, point) -> raw value written
         for unit in self._units.values():
             for point, source in unit.points:
                 try:
@@ -162,6 +166,8 @@ class ModbusGateway:
             for point, source in unit.points:
                 raw = self._raw(unit, point, source)
                 points[point.key] = {"raw": raw, "value": _decoded(point, raw)}
+                if point.writable:
+                    points[point.key]["written"] = (unit.spec.name, point.key) in self.written
             result[unit.spec.name] = {
                 "unit_id": unit.spec.unit_id,
                 "profile": unit.profile.profile_id,
@@ -217,6 +223,29 @@ class ModbusGateway:
                     values[at] = word
         return values
 
+    def write(
+        self, unit: _Unit, table: str, address: int, values: list[int] | list[bool]
+    ) -> ExcCodes | None:
+        """Take a write that covers writable points whole; exception 2 for anything else."""
+        end = address + len(values)
+        covered = [
+            point
+            for point, _ in unit.points
+            if point.table == table
+            and point.address < end
+            and address < point.address + point.count
+        ]
+        if not covered or any(
+            not p.writable or p.address < address or p.address + p.count > end for p in covered
+        ):
+            return ExcCodes.ILLEGAL_ADDRESS
+        for point in covered:
+            start = point.address - address
+            words = values[start : start + point.count]
+            self.written[(unit.spec.name, point.key)] = raw_of_words(point, list(words))
+            _LOGGER.info("%s: %s written", unit.spec.name, point.key)
+        return None
+
     # ------------------------------------------------------------------ encoding and faults
     def _raw(self, unit: _Unit, point: ProfilePoint, source: PointSource) -> int:
         name = unit.spec.name
@@ -225,6 +254,9 @@ class ModbusGateway:
             return int(stuck.memo["raw"])
         if self._faults.find("sensor_nan", name, point=point.key) is not None:
             return _nan_of(point)
+        written = self.written.get((name, point.key))
+        if written is not None:
+            return written
         raw = self._encoded(point, source)
         offset = self.counter_offsets.get((name, point.key))
         if offset is not None:
@@ -331,10 +363,17 @@ class _GatewayContext(ModbusServerContext):
     async def async_getValues(  # noqa: N802 (pymodbus's name)
         self, device_id: int, func_code: int, address: int, count: int = 1
     ) -> list[int] | list[bool] | ExcCodes:
-        """Answer a read (writes call this after async_setValues, which refused them)."""
+        """Answer a read (single writes call this after async_setValues, for the echo)."""
         table = _FC_TABLE.get(func_code)
-        if table is None or func_code in _WRITE_FCS:
+        if table is None or func_code in (15, 16, 22, 23):
             return ExcCodes.ILLEGAL_FUNCTION
+        if func_code in _WRITE_FCS:  # the echo of a write that async_setValues took
+            unit = self._gateway.unit(device_id)
+            return (
+                ExcCodes.ILLEGAL_ADDRESS
+                if unit is None
+                else self._gateway.read(unit, table, address, count)
+            )
         unit = await self._unit(device_id, func_code)
         if isinstance(unit, ExcCodes):
             return unit
@@ -343,8 +382,11 @@ class _GatewayContext(ModbusServerContext):
     async def async_setValues(  # noqa: N802 (pymodbus's name)
         self, device_id: int, func_code: int, address: int, values: list[int] | list[bool]
     ) -> ExcCodes | None:
-        """Refuse writes: every point of the demo devices is read-only."""
+        """Take a write to writable points; refuse any other."""
         unit = await self._unit(device_id, func_code)
         if isinstance(unit, ExcCodes):
             return unit
-        return ExcCodes.ILLEGAL_ADDRESS
+        table = _FC_TABLE.get(func_code)
+        if table is None or func_code not in _WRITE_FCS or func_code in (22, 23):
+            return ExcCodes.ILLEGAL_FUNCTION
+        return self._gateway.write(unit, table, address, values)

@@ -50,6 +50,7 @@ class ProfilePoint:
     unit: str | None = None
     min: float | None = None
     max: float | None = None
+    writable: bool = False
 
     @property
     def bits_table(self) -> bool:
@@ -114,6 +115,7 @@ def load_profile(profiles_dir: Path, profile_id: str) -> Profile:
             unit=spec.get("unit"),
             min=spec.get("min"),
             max=spec.get("max"),
+            writable=bool(spec.get("writable", False)),
         )
     return Profile(profile_id, points)
 
@@ -175,6 +177,17 @@ def encode(
     if point.bits_table:
         return raw, [bool(raw)]
     return raw, split_words(point, raw)
+
+
+def raw_of_words(point: ProfilePoint, words: list[int] | list[bool]) -> int:
+    """The unsigned raw integer that words (or a bit) written to the point carry."""
+    if point.bits_table:
+        return int(bool(words[0]))
+    ordered = list(words)[::-1] if point.word_order == "little" else list(words)
+    raw = 0
+    for word in ordered:
+        raw = (raw << 16) | (int(word) & 0xFFFF)
+    return raw
 
 
 def words_for_raw(point: ProfilePoint, raw: int) -> list[int] | list[bool]:

@@ -17,7 +17,7 @@ from pymodbus.framer import FramerType
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType as SimType, SimData, SimDevice
 
-from custom_components.microdc.protocols.modbus import Endpoint, Framing
+from custom_components.microdc.lib.protocols.modbus import Endpoint, Framing
 
 HOST = "127.0.0.1"
 HOLDING = [1, 3, -125, 5, 4, 1, 6, 7, 8, 9]  # pymodbus stores registers signed: -125 = 0xFF83

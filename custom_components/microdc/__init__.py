@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from homeassistant.config_entries import (
     SIGNAL_CONFIG_ENTRY_CHANGED,
     ConfigEntry,
@@ -12,24 +10,17 @@ from homeassistant.config_entries import (
 )
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import config_validation as cv, device_registry as dr
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 
-from .bacnet_commands import commands_store
-from .bacnet_coordinator import (
-    BacnetSite,
-    async_release_bacnet_devices,
-    async_setup_bacnet_devices,
-)
-from .const import CONF_SITE_NAME, DOMAIN
-from .coordinator import (
-    ModbusDeviceCoordinator,
-    async_delete_profile_issues,
-    async_setup_modbus_devices,
-)
+from .command_record import commands_store
+from .const import DOMAIN
+from .device_builder import async_delete_site_issues
 from .heat_accounting import heat_store
+from .models import MicrodcConfigEntry
 from .services import async_setup_services
+from .site import Site
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
@@ -42,20 +33,6 @@ PLATFORMS: list[Platform] = [
 ]
 
 
-@dataclass(slots=True)
-class SiteRuntimeData:
-    """What a loaded site keeps while it runs."""
-
-    site_name: str
-    # Modbus devices by subentry id.
-    modbus_devices: dict[str, ModbusDeviceCoordinator] = field(default_factory=dict)
-    # BACnet devices by subentry id, and the site's reference to the shared socket.
-    bacnet: BacnetSite = field(default_factory=BacnetSite)
-
-
-type MicrodcConfigEntry = ConfigEntry[SiteRuntimeData]
-
-
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up microdc's actions; sites come from config entries only."""
     async_setup_services(hass)
@@ -63,29 +40,16 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> bool:
-    """Set up a site: its device in the registry, its runtime data and its platforms."""
-    site_name: str = entry.data[CONF_SITE_NAME]
-    # The site is the parent of every microdc device (via_device), so it exists first.
-    dr.async_get(hass).async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={(DOMAIN, entry.entry_id)},
-        name=site_name,
-        manufacturer="microdc",
-        model="Micro data centre site",
-        entry_type=dr.DeviceEntryType.SERVICE,
-    )
-    modbus_devices = await async_setup_modbus_devices(hass, entry)
-    bacnet = await async_setup_bacnet_devices(hass, entry)
-    entry.runtime_data = SiteRuntimeData(
-        site_name=site_name, modbus_devices=modbus_devices, bacnet=bacnet
-    )
-    _reload_when_subentries_change(hass, entry)
+    """Start the site (its devices and heat accounting), then its platforms."""
+    site = Site(hass, entry)
     try:
+        await site.async_start()
+        entry.runtime_data = site
+        _reload_when_subentries_change(hass, entry)
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except BaseException:
-        # async_unload_entry does not run after a failed setup: give the shared BACnet
-        # socket back here (Modbus connections go back through the on-unload callbacks).
-        await async_release_bacnet_devices(bacnet)
+        # async_unload_entry does not run after a failed setup: stop what started here.
+        await site.async_stop()
         raise
     return True
 
@@ -117,18 +81,15 @@ def _reload_when_subentries_change(hass: HomeAssistant, entry: MicrodcConfigEntr
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> bool:
-    """Unload a site and everything it started."""
+    """Unload the platforms, then stop the site: its commands go back to the building."""
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        # Relinquish microdc's BACnet commands first: the building's control takes over.
-        # The Modbus devices stop and release their connections afterwards, in the entry's
-        # on-unload callbacks (which also run when setup fails).
-        await async_release_bacnet_devices(entry.runtime_data.bacnet)
+        await entry.runtime_data.async_stop()
     return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> None:
     """Remove what would outlive a removed site: repair issues, heat ledger, command record."""
-    async_delete_profile_issues(hass, entry)
+    async_delete_site_issues(hass, entry)
     await heat_store(hass, entry.entry_id).async_remove()
     await commands_store(hass, entry.entry_id).async_remove()

@@ -15,11 +15,17 @@ from homeassistant.helpers.selector import TextSelector
 from homeassistant.util import slugify
 import probatio
 
-from .bacnet_flow import BacnetDeviceSubentryFlow
-from .const import CONF_SITE_NAME, DOMAIN, SUBENTRY_BACNET_DEVICE, SUBENTRY_MODBUS_DEVICE
-from .heat_destination_flow import SUBENTRY_HEAT_DESTINATION, HeatDestinationSubentryFlow
-from .heat_options import SiteOptionsFlow
-from .modbus_flow import ModbusDeviceSubentryFlow
+from .const import (
+    CONF_SITE_NAME,
+    DOMAIN,
+    SUBENTRY_BACNET_DEVICE,
+    SUBENTRY_HEAT_DESTINATION,
+    SUBENTRY_MODBUS_DEVICE,
+)
+from .flows.bacnet import BacnetDeviceSubentryFlow
+from .flows.heat_destination import HeatDestinationSubentryFlow
+from .flows.modbus import ModbusDeviceSubentryFlow
+from .flows.options import SiteOptionsFlow
 
 # Home Assistant validates with probatio, voluptuous's successor; its typed APIs expect it.
 SITE_SCHEMA = probatio.Schema({probatio.Required(CONF_SITE_NAME): TextSelector()})

@@ -1,134 +1,165 @@
-"""One DataUpdateCoordinator per Modbus device, and the site's set of them."""
+"""DeviceCoordinator: one DataUpdateCoordinator class for every Device, whatever its protocol.
+
+It polls the device at the subentry's scan interval and, for devices that push (BACnet COV),
+takes their changes between polls. Entities read a point's latest Reading from it; commands go
+through it to the device, and a refusal becomes a translated error for the person or automation
+that asked.
+"""
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
-import functools
 import logging
-import math
-from typing import TYPE_CHECKING
+from typing import Any
 
-from homeassistant.config_entries import ConfigSubentry
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
-from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN, SUBENTRY_MODBUS_DEVICE, SUSPECT_REPROBE_S
-from .decode import PointValue
-from .device_config import ModbusDeviceConfig
-from .profile import Profile
-from .profile_store import async_load_profiles
-from .protocols.modbus import (
-    ModbusConnectError,
-    ModbusConnectionPool,
-    ModbusDevice,
-    ModbusError,
-    ModbusExceptionCodeError,
-    ModbusTimeoutError,
-    ModbusUnitNotAnsweringError,
-    PollResult,
-)
-
-if TYPE_CHECKING:
-    from . import MicrodcConfigEntry
+from .const import DOMAIN
+from .lib.devices.base import Device, DeviceError, PollReport
+from .lib.points import Point, Reading, Value
 
 _LOGGER = logging.getLogger(__name__)
 
-# One pool for every site: two sites reading through one gateway still share its socket.
-MODBUS_POOL: HassKey[ModbusConnectionPool] = HassKey(f"{DOMAIN}_modbus_pool")
+
+def translated_error(err: DeviceError, device: str, point: str) -> HomeAssistantError:
+    """A device's refusal as the translated error an action or a click shows."""
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=err.reason,
+        translation_placeholders={"device": device, "object": point, "error": str(err)},
+    )
 
 
-_PROFILE_MISSING = "profile_missing_"  # + subentry id: a device whose profile is gone
+class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
+    """Reads one device; entities read its latest Reading per point."""
 
-
-def _error_key(err: ModbusError) -> str:
-    if isinstance(err, ModbusConnectError):
-        return "cannot_connect"
-    if isinstance(err, ModbusTimeoutError):
-        return "timeout"
-    if isinstance(err, ModbusUnitNotAnsweringError):
-        return "unit_not_answering"
-    if isinstance(err, ModbusExceptionCodeError):
-        return "exception_code"
-    return "communication_error"
-
-
-class ModbusDeviceCoordinator(DataUpdateCoordinator[PollResult]):
-    """Polls one Modbus device; entities read its last PollResult."""
-
-    config_entry: MicrodcConfigEntry
+    config_entry: ConfigEntry[Any]
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: MicrodcConfigEntry,
+        entry: ConfigEntry[Any],
         subentry: ConfigSubentry,
-        device: ModbusDevice,
-        config: ModbusDeviceConfig,
+        device: Device,
+        *,
+        scan_interval_s: float,
     ) -> None:
-        """Poll at the device's own scan interval."""
+        """Poll at the device's own scan interval; pushed changes arrive in between."""
         super().__init__(
             hass,
             _LOGGER,
             config_entry=entry,
             name=subentry.title,
-            update_interval=timedelta(seconds=config.scan_interval_s),
+            update_interval=timedelta(seconds=scan_interval_s),
         )
         self.subentry = subentry
         self.device = device
-        self.config = config
+        self.scan_interval_s = scan_interval_s
         self._firmware: str | None = None
+        device.set_push_handler(self._on_push)
 
     @property
-    def profile(self) -> Profile:
-        """The device's profile."""
-        return self.device.profile
+    def points(self) -> dict[str, Point]:
+        """The device's points by key."""
+        return dict(self.device.points)
 
     @property
     def device_info(self) -> DeviceInfo:
-        """The Home Assistant device of this microdc device, under the site."""
+        """The Home Assistant device of this microdc device, under the site's device."""
+        identity = self.device.identity
         info = DeviceInfo(
             identifiers={(DOMAIN, self.subentry.subentry_id)},
             name=self.subentry.title,
-            manufacturer=self.profile.manufacturer,
-            model=self.profile.model,
-            model_id=self.profile.profile_id,
-            sw_version=self._firmware,
+            manufacturer=identity.manufacturer,
+            model=identity.model,
         )
-        # The site's own device is registered before any device of the site is set up.
+        if identity.model_id is not None:
+            info["model_id"] = identity.model_id
+        if self._firmware is not None:
+            info["sw_version"] = self._firmware
         entry_id = self.config_entry.entry_id
         site = dr.async_get(self.hass).async_get_device_by_identifier((DOMAIN, entry_id), entry_id)
         if site is not None:
             info["via_device_id"] = site.id
         return info
 
-    def value(self, key: str) -> PointValue | None:
-        """The last reading of a point (None: no reading)."""
-        data: PollResult | None = self.data  # None until the first good poll
-        return None if data is None else data.values.get(key)
+    def reading(self, key: str) -> Reading | None:
+        """A point's latest reading (None: none yet)."""
+        data: PollReport | None = self.data  # None until the first good poll
+        return None if data is None else data.readings.get(key)
 
-    async def _async_update_data(self) -> PollResult:
+    def value(self, key: str) -> Value | None:
+        """A point's latest value (None: no trustworthy one)."""
+        reading = self.reading(key)
+        return None if reading is None else reading.value
+
+    async def _async_update_data(self) -> PollReport:
         try:
-            result = await self.device.poll()
-        except ModbusError as err:
+            report = await self.device.poll()
+        except DeviceError as err:
             raise UpdateFailed(
                 translation_domain=DOMAIN,
-                translation_key=_error_key(err),
+                translation_key=err.reason,
                 translation_placeholders={"device": self.subentry.title, "error": str(err)},
             ) from err
-        self._note_firmware(result)
-        return result
+        self._note_firmware(report)
+        return report
 
-    def _note_firmware(self, result: PollResult) -> None:
-        """Keep the device registry's firmware version in step with the firmware point."""
-        point = self.profile.firmware_point
-        if point is None or (value := result.values.get(point)) is None:
+    @callback
+    def _on_push(self, readings: Mapping[str, Reading]) -> None:
+        """A change between polls: the entities show it now, the poll schedule stays."""
+        if self.data is None or not self.last_update_success:
+            # The device is talking again: let a poll confirm it (and log the recovery).
+            self.hass.async_create_task(self.async_request_refresh())
             return
-        firmware = str(value)
-        if firmware == self._firmware:
+        self._merge(readings)
+
+    def _merge(self, readings: Mapping[str, Reading]) -> None:
+        data: PollReport | None = self.data
+        merged = {**(data.readings if data is not None else {}), **readings}
+        self.data = PollReport(merged) if data is None else replace(data, readings=merged)
+        self.async_update_listeners()
+
+    async def async_write(self, key: str, value: Value, *, priority: int) -> None:
+        """Command a point; the entities show what the device holds afterwards."""
+        try:
+            reading = await self.device.write(key, value, priority=priority)
+        except DeviceError as err:
+            raise translated_error(err, self.subentry.title, self._point_name(key)) from err
+        if self.data is not None:
+            self._merge({key: reading})
+
+    async def async_release(self, key: str, *, priority: int) -> None:
+        """Give a command back to the building (a no-op where the protocol has none)."""
+        try:
+            reading = await self.device.release(key, priority=priority)
+        except DeviceError as err:
+            raise translated_error(err, self.subentry.title, self._point_name(key)) from err
+        if reading is not None and self.data is not None:
+            self._merge({key: reading})
+
+    def _point_name(self, key: str) -> str:
+        point = self.device.points.get(key)
+        return key if point is None or point.name is None else point.name
+
+    async def async_stop(self) -> None:
+        """Stop polling, give every command back, then close the device."""
+        await self.async_shutdown()
+        self.device.set_push_handler(None)
+        await self.device.release_all()
+        await self.device.close()
+
+    def _note_firmware(self, report: PollReport) -> None:
+        """Keep the device registry's firmware version in step with the firmware point."""
+        firmware = self.device.firmware(report)
+        if firmware is None or firmware == self._firmware:
             return
         self._firmware = firmware
         registry = dr.async_get(self.hass)
@@ -138,92 +169,19 @@ class ModbusDeviceCoordinator(DataUpdateCoordinator[PollResult]):
         if device is not None:
             registry.async_update_device(device.id, sw_version=firmware)
 
-
-async def async_setup_modbus_devices(
-    hass: HomeAssistant, entry: MicrodcConfigEntry
-) -> dict[str, ModbusDeviceCoordinator]:
-    """Build a coordinator per Modbus device subentry and read each once.
-
-    Each coordinator stops, and each connection reference is released, through the entry's
-    on-unload callbacks (a coordinator registers its own shutdown).
-
-    A device that cannot be read now starts unavailable and keeps being polled: one dead UPS
-    card must not keep the rest of the site from loading.
-    """
-    subentries = [
-        subentry
-        for subentry in entry.subentries.values()
-        if subentry.subentry_type == SUBENTRY_MODBUS_DEVICE
-    ]
-    async_delete_stale_profile_issues(hass)
-    if not subentries:
-        return {}
-    profiles = (await async_load_profiles(hass)).profiles
-    pool = hass.data.setdefault(MODBUS_POOL, ModbusConnectionPool())
-    coordinators: dict[str, ModbusDeviceCoordinator] = {}
-    for subentry in subentries:
-        config = ModbusDeviceConfig.from_data(subentry.data)
-        profile = profiles.get(config.profile_id)
-        issue_id = f"{_PROFILE_MISSING}{subentry.subentry_id}"
-        if profile is None:
-            _LOGGER.error(
-                "%s: profile %s is missing or invalid; the device is not set up",
-                subentry.title,
-                config.profile_id,
-            )
-            ir.async_create_issue(
-                hass,
-                DOMAIN,
-                issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.ERROR,
-                translation_key="profile_missing",
-                translation_placeholders={
-                    "device": subentry.title,
-                    "profile": config.profile_id,
-                },
-            )
-            continue
-        ir.async_delete_issue(hass, DOMAIN, issue_id)
-        connection = pool.acquire(config.endpoint, timeout=config.timeout_s)
-        # Given back when the site unloads, and also when its setup fails after this point
-        # (Home Assistant runs on-unload callbacks then too, but not async_unload_entry).
-        entry.async_on_unload(functools.partial(pool.release, connection))
-        device = ModbusDevice(
-            connection,
-            config.unit_id,
-            profile,
-            max_gap=config.max_gap,
-            name=subentry.title,
-            timeout=config.timeout_s,
-            reprobe_polls=max(1, math.ceil(SUSPECT_REPROBE_S / config.scan_interval_s)),
-        )
-        coordinators[subentry.subentry_id] = ModbusDeviceCoordinator(
-            hass, entry, subentry, device, config
-        )
-    await asyncio.gather(*(c.async_refresh() for c in coordinators.values()))
-    return coordinators
-
-
-@callback
-def async_delete_stale_profile_issues(hass: HomeAssistant) -> None:
-    """Delete the missing-profile issues of devices that no longer exist in any site."""
-    devices = {
-        subentry_id
-        for entry in hass.config_entries.async_entries(DOMAIN)
-        for subentry_id in entry.subentries
-    }
-    for domain, issue_id in list(ir.async_get(hass).issues):
-        if (
-            domain == DOMAIN
-            and issue_id.startswith(_PROFILE_MISSING)
-            and issue_id.removeprefix(_PROFILE_MISSING) not in devices
-        ):
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
-
-
-@callback
-def async_delete_profile_issues(hass: HomeAssistant, entry: MicrodcConfigEntry) -> None:
-    """Delete the missing-profile issues of a site's devices (the site is being removed)."""
-    for subentry_id in entry.subentries:
-        ir.async_delete_issue(hass, DOMAIN, f"{_PROFILE_MISSING}{subentry_id}")
+    def diagnostics(self) -> dict[str, Any]:
+        """The device's own diagnostics with the coordinator's state and the last values."""
+        data: PollReport | None = self.data
+        return {
+            "title": self.subentry.title,
+            **self.device.diagnostics(),
+            "held_commands_keys": sorted(self.device.held),
+            "last_update_success": self.last_update_success,
+            "last_exception": repr(self.last_exception) if self.last_exception else None,
+            "values": None
+            if data is None
+            else {
+                key: sorted(value) if isinstance(value, frozenset) else value
+                for key, value in sorted(data.values.items())
+            },
+        }

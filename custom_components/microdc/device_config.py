@@ -10,18 +10,18 @@ from homeassistant.const import CONF_HOST, CONF_PORT
 
 from .const import (
     CONF_FRAMING,
-    CONF_MAX_GAP,
+    CONF_MAX_REGISTER_GAP,
     CONF_POLLING,
     CONF_PROFILE,
     CONF_SCAN_INTERVAL,
     CONF_TIMEOUT,
     CONF_UNIT_ID,
-    DEFAULT_MAX_GAP,
+    DEFAULT_MAX_REGISTER_GAP,
     DEFAULT_MODBUS_PORT,
     DEFAULT_SCAN_INTERVAL_S,
     DEFAULT_TIMEOUT_S,
 )
-from .protocols.modbus import Endpoint, Framing
+from .lib.protocols.modbus import Endpoint, Framing
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class ModbusDeviceConfig:
     profile_id: str
     scan_interval_s: float = DEFAULT_SCAN_INTERVAL_S
     timeout_s: float = DEFAULT_TIMEOUT_S
-    max_gap: int = DEFAULT_MAX_GAP
+    max_gap: int = DEFAULT_MAX_REGISTER_GAP
 
     @property
     def endpoint(self) -> Endpoint:
@@ -54,7 +54,7 @@ class ModbusDeviceConfig:
             profile_id=str(data[CONF_PROFILE]),
             scan_interval_s=float(polling.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL_S)),
             timeout_s=float(polling.get(CONF_TIMEOUT, DEFAULT_TIMEOUT_S)),
-            max_gap=int(polling.get(CONF_MAX_GAP, DEFAULT_MAX_GAP)),
+            max_gap=int(polling.get(CONF_MAX_REGISTER_GAP, DEFAULT_MAX_REGISTER_GAP)),
         )
 
     def as_data(self) -> dict[str, Any]:
@@ -68,7 +68,7 @@ class ModbusDeviceConfig:
             CONF_POLLING: {
                 CONF_SCAN_INTERVAL: self.scan_interval_s,
                 CONF_TIMEOUT: self.timeout_s,
-                CONF_MAX_GAP: self.max_gap,
+                CONF_MAX_REGISTER_GAP: self.max_gap,
             },
         }
 

@@ -1,24 +1,28 @@
-"""The base of every microdc device entity: device info, unique id, availability."""
+"""Entity bases: an entity of one device's point, and an entity of the site itself."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 import logging
 from typing import Any
 
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.const import EntityCategory
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .coordinator import ModbusDeviceCoordinator
-from .profile import Point, Profile
+from .const import DOMAIN
+from .coordinator import DeviceCoordinator
+from .lib.points import Point, Reading
+
+_LOGGER = logging.getLogger(__name__)
 
 
 def name_from_key(key: str) -> str:
-    """A readable name for a point the profile gives no role (hence no translation)."""
+    """A readable name for a point with no name, role or translation of its own."""
     return key.replace("_", " ").capitalize()
-
-
-_LOGGER = logging.getLogger(__name__)
 
 
 def device_class_of[C: StrEnum](point: Point, classes: type[C]) -> C | None:
@@ -32,39 +36,86 @@ def device_class_of[C: StrEnum](point: Point, classes: type[C]) -> C | None:
         return None
 
 
-# Points of built-in profiles that have no role but a translation of their own (an enum's
-# states need one): (profile id, point key) -> translation key in strings.json.
-BUILTIN_POINT_TRANSLATIONS = {("demo_ups", "output_source"): "ups_output_source"}
+def point_naming(point: Point, points: Mapping[str, Point]) -> dict[str, Any]:
+    """How an entity of a point is named, and the description fields every platform shares.
 
-
-def point_name(profile: Profile, point: Point) -> dict[str, Any]:
-    """How an entity of a point is named: its role's translation, or its key.
-
-    A role shared by several points of a profile (five valve positions) would give each the
-    same name, so those are named from their keys, as points without a role are, unless a
-    built-in profile's point has a translation of its own.
+    In order: the name the device or the engineer gave (a BACnet object's), the point's own
+    translation, its role's translation (unless several points of the device share the role:
+    five valve positions would get one name), or a name made from its key.
     """
-    if point.role and sum(p.role == point.role for p in profile.points.values()) == 1:
-        return {"translation_key": point.role}
-    if translation_key := BUILTIN_POINT_TRANSLATIONS.get((profile.profile_id, point.key)):
-        return {"translation_key": translation_key}
-    return {"name": name_from_key(point.key)}
+    if point.name is not None:
+        named: dict[str, Any] = {"name": point.name}
+    elif point.translation_key is not None:
+        named = {"translation_key": point.translation_key}
+    elif point.role and sum(p.role == point.role for p in points.values()) == 1:
+        named = {"translation_key": point.role.value}
+    else:
+        named = {"name": name_from_key(point.key)}
+    return {
+        "key": point.key,
+        "entity_category": EntityCategory(point.entity_category) if point.entity_category else None,
+        "entity_registry_enabled_default": point.enabled_by_default,
+        **named,
+    }
 
 
-class MicrodcModbusEntity(CoordinatorEntity[ModbusDeviceCoordinator]):
-    """An entity of one Modbus device, fed by the device's coordinator.
+@dataclass(frozen=True, kw_only=True)
+class PointEntityDescription(EntityDescription):
+    """What every platform's description of a point's entity carries: the point."""
 
-    The unique id is the subentry id plus the description's key, so a device moved to a new
-    host, port or unit id (reconfigure) keeps its entities and their history.
+    point: Point
+
+
+class MicrodcPointEntity(CoordinatorEntity[DeviceCoordinator]):
+    """An entity of one device, fed by the device's coordinator.
+
+    The unique id is the device's subentry id plus the description's key (the point key, or
+    the point key and a flag), so a device moved to a new address (reconfigure) keeps its
+    entities and their history.
     """
 
     _attr_has_entity_name = True
 
-    def __init__(
-        self, coordinator: ModbusDeviceCoordinator, description: EntityDescription
-    ) -> None:
-        """Attach the entity to its device."""
+    def __init__(self, coordinator: DeviceCoordinator, description: PointEntityDescription) -> None:
+        """Attach the entity to its device and point."""
         super().__init__(coordinator)
         self.entity_description = description
+        self.point = description.point
         self._attr_unique_id = f"{coordinator.subentry.subentry_id}_{description.key}"
         self._attr_device_info = coordinator.device_info
+
+    @property
+    def reading(self) -> Reading | None:
+        """The point's latest reading."""
+        return self.coordinator.reading(self.point.key)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The point's role, and the status flags other than fault where the device gives them.
+
+        An engineer who puts an input out of service to test a sequence wants to see the
+        value the controller is acting on, and that it is out of service.
+        """
+        attributes: dict[str, Any] = {}
+        if self.point.role is not None:
+            attributes["role"] = self.point.role.value
+        reading = self.reading
+        flags = None if reading is None else reading.flags
+        if flags is not None:
+            attributes["out_of_service"] = flags.out_of_service
+            attributes["overridden"] = flags.overridden
+            attributes["in_alarm"] = flags.in_alarm
+        return attributes or None
+
+
+class MicrodcSiteEntity(Entity):
+    """An entity of the site itself (heat figures, later routing), on the site's device."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+
+    def __init__(self, entry_id: str, description: EntityDescription) -> None:
+        """Attach the entity to the site's device; unique by the site's entry and the key."""
+        self.entity_description = description
+        self._attr_unique_id = f"{entry_id}_{description.key}"
+        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry_id)})

@@ -1,10 +1,10 @@
 """Heat accounting for one site: Home Assistant glue around the heat domain's ledger.
 
-It finds its inputs by role across the site's device coordinators (the rack loop's flow and
-temperatures or heat meter, branch meters, the valves named by the heat destinations, the rack's
-IT power and energy), feeds the heat ledger and the IT energy channel each time the device that
-measures them has been polled, and keeps their state in one Store per site, restored on setup.
-No physics here: every figure comes from the heat package.
+It finds its inputs by role across the site's devices, whatever their protocol (the rack
+loop's flow and temperatures or heat meter, branch meters, the valves named by the heat
+destinations, the rack's IT power and energy), feeds the heat ledger and the IT energy channel
+each time the device that measures them has been polled, and keeps their state in one Store per
+site, restored when the site starts. No physics here: every figure comes from lib/heat.
 """
 
 from __future__ import annotations
@@ -13,24 +13,22 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN
-from .coordinator import ModbusDeviceCoordinator
-from .energy_points import counter_raw, counter_spec, number, power_w
-from .heat import (
+from .const import DOMAIN, SUBENTRY_HEAT_DESTINATION
+from .coordinator import DeviceCoordinator
+from .destination_config import HeatDestinationConfig
+from .lib.heat import (
     REJECT,
     Circuit,
     CircuitReading,
     CounterEvent,
     CounterSpec,
-    FlowUnit,
     HeatDomainError,
     HeatLedger,
     Interval,
@@ -39,13 +37,12 @@ from .heat import (
     energy_reuse_factor,
     recovery_ratio,
     shares_by_valves,
-    thermal_power,
 )
-from .heat_destination_flow import SUBENTRY_HEAT_DESTINATION, HeatDestinationConfig
-from .heat_options import HeatOptions
-from .it_energy import ItEnergy
-from .profile import Point
-from .site_points import split_ref
+from .lib.heat.energy_points import number
+from .lib.heat.inputs import ItPoints, LoopPoints
+from .lib.heat.it_energy import ItEnergy
+from .lib.points import PointRef
+from .settings import HeatOptions
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -53,102 +50,52 @@ STORE_VERSION = 1
 SAVE_DELAY_S = 5  # the recorder reads a fall of 10 % as a meter reset: save often
 MAIN_CIRCUIT = "main"
 
-HEAT_ACCOUNTING: HassKey[dict[str, SiteHeatAccounting]] = HassKey(f"{DOMAIN}_heat_accounting")
-
 
 def utc_timestamp() -> float:
     """Now, as the ledgers stamp their readings (UNIX time, s)."""
     return dt_util.utcnow().timestamp()
 
 
-class PointSource(Protocol):
-    """A device coordinator as heat accounting reads it (Modbus and BACnet alike)."""
-
-    @property
-    def last_update_success(self) -> bool: ...
-
-    def value(self, key: str) -> Any: ...
-
-
 @dataclass(frozen=True, slots=True)
 class LoopMeter:
-    """The points of one device that measure a circuit of the loop."""
+    """A device that measures a circuit of the loop, and its points (lib/heat/inputs.py)."""
 
-    coordinator: ModbusDeviceCoordinator
-    flow: Point | None
-    supply: Point | None
-    ret: Point | None
-    power: Point | None
-    energy: Point | None
+    coordinator: DeviceCoordinator
+    points: LoopPoints
 
     @classmethod
-    def find(cls, coordinator: ModbusDeviceCoordinator) -> LoopMeter | None:
-        """The device's loop points, or None if it cannot measure heat."""
-        roles = {p.role: p for p in coordinator.profile.points.values() if p.role}
-        meter = cls(
-            coordinator,
-            roles.get("loop_flow"),
-            roles.get("loop_supply_temperature"),
-            roles.get("loop_return_temperature"),
-            roles.get("heat_meter_power"),
-            roles.get("heat_meter_energy"),
-        )
-        if meter.energy is not None and counter_spec(meter.energy) is None:
-            meter = cls(coordinator, meter.flow, meter.supply, meter.ret, meter.power, None)
-        if meter.flow is not None and meter.flow.unit not in {u.value for u in FlowUnit}:
-            _LOGGER.warning(
-                "%s: flow unit %s is not one microdc knows", meter.flow.key, meter.flow.unit
-            )
-            meter = cls(coordinator, None, meter.supply, meter.ret, meter.power, meter.energy)
-        computable = None not in (meter.flow, meter.supply, meter.ret)
-        return meter if computable or meter.power or meter.energy else None
+    def find(cls, coordinator: DeviceCoordinator) -> LoopMeter | None:
+        """The device as a loop meter, or None if it cannot measure heat."""
+        points = LoopPoints.find(coordinator.device.points.values())
+        return None if points is None else cls(coordinator, points)
 
     @property
     def counter(self) -> CounterSpec | None:
-        return None if self.energy is None else counter_spec(self.energy, self.power)
+        return self.points.counter
 
     def reading(self, options: HeatOptions) -> tuple[float | None, float | None]:
         """(thermal power in W, raw energy counter) now; None where unknown."""
-        coordinator = self.coordinator
-        if not coordinator.last_update_success:
+        if not self.coordinator.last_update_success:
             return None, None
-        power = None
-        if self.flow is not None and self.supply is not None and self.ret is not None:
-            flow = number(coordinator.value(self.flow.key))
-            supply = number(coordinator.value(self.supply.key))
-            ret = number(coordinator.value(self.ret.key))
-            if flow is not None and supply is not None and ret is not None:
-                power = thermal_power(
-                    flow, FlowUnit(str(self.flow.unit)), supply, ret, fluid=options.fluid
-                )
-        if power is None and self.power is not None:
-            power = power_w(self.power, coordinator.value(self.power.key))
-        counter = None
-        if self.energy is not None:
-            counter = counter_raw(self.energy, coordinator.value(self.energy.key))
-        return power, counter
+        return self.points.reading(self.coordinator.value, options.fluid)
 
 
 @dataclass(frozen=True, slots=True)
 class ItMeter:
-    """The points of a device that measures the rack's electricity (one PDU of its feeds)."""
+    """A device that measures the rack's electricity (one PDU of its feeds), and its points."""
 
-    coordinator: ModbusDeviceCoordinator
-    power: Point | None
-    energy: Point | None
+    coordinator: DeviceCoordinator
+    points: ItPoints
 
     @classmethod
-    def find(cls, coordinator: ModbusDeviceCoordinator) -> ItMeter | None:
-        roles = {p.role: p for p in coordinator.profile.points.values() if p.role}
-        energy = roles.get("it_energy")
-        if energy is not None and counter_spec(energy) is None:
-            energy = None
-        power = roles.get("it_power")
-        return cls(coordinator, power, energy) if power or energy else None
+    def find(cls, coordinator: DeviceCoordinator) -> ItMeter | None:
+        """The device as an IT meter, or None if it measures no IT power or energy."""
+        points = ItPoints.find(coordinator.device.points.values())
+        return None if points is None else cls(coordinator, points)
 
     @property
     def counter(self) -> CounterSpec | None:
-        return None if self.energy is None else counter_spec(self.energy, self.power)
+        return self.points.counter
 
     @property
     def device_id(self) -> str:
@@ -158,10 +105,7 @@ class ItMeter:
         """(IT power in W, raw energy counter) now; None where unknown."""
         if not self.coordinator.last_update_success:
             return None, None
-        value = self.coordinator.value
-        power = None if self.power is None else power_w(self.power, value(self.power.key))
-        counter = None if self.energy is None else counter_raw(self.energy, value(self.energy.key))
-        return power, counter
+        return self.points.reading(self.coordinator.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,16 +124,12 @@ class SiteHeatAccounting:
         self,
         hass: HomeAssistant,
         entry: ConfigEntry[Any],
-        coordinators: Mapping[str, ModbusDeviceCoordinator],
-        point_sources: Mapping[str, PointSource] | None = None,
+        coordinators: Mapping[str, DeviceCoordinator],
     ) -> None:
-        """Find the inputs; nothing is read or restored until async_start().
-
-        coordinators: the Modbus devices, which measure heat and IT energy; point_sources:
-        every device whose points a heat destination may name as its valves (by subentry id).
-        """
+        """Find the inputs among the site's devices (by subentry id); nothing is read or
+        restored until async_start()."""
         self.hass = hass
-        self._sources: dict[str, PointSource] = {**coordinators, **(point_sources or {})}
+        self._sources = dict(coordinators)
         self.entry = entry
         self.options = HeatOptions.from_entry(entry)
         self._coordinators = dict(coordinators)
@@ -284,7 +224,7 @@ class SiteHeatAccounting:
         saved = await self._store.async_load()
         if saved is not None:
             self._restore(saved)
-        watched: dict[ModbusDeviceCoordinator, list[Callable[[], None]]] = {}
+        watched: dict[DeviceCoordinator, list[Callable[[], None]]] = {}
         if self.main_meter is not None:
             watched.setdefault(self.main_meter.coordinator, []).append(self._record_main)
         for destination_id, meter in self.branch_meters.items():
@@ -373,7 +313,7 @@ class SiteHeatAccounting:
 
     def _point_value(self, ref: str) -> float | None:
         try:
-            device_id, key = split_ref(ref)
+            device_id, key = PointRef.parse(ref)
         except ValueError:
             return None
         source = self._sources.get(device_id)
@@ -551,29 +491,3 @@ class SiteHeatAccounting:
 def heat_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
     """Where a site's heat ledger is kept between restarts."""
     return Store(hass, STORE_VERSION, f"{DOMAIN}.heat.{entry_id}")
-
-
-def heat_diagnostics(hass: HomeAssistant, entry: ConfigEntry[Any]) -> dict[str, Any] | None:
-    """The site's heat accounting for the diagnostics download (None while not running)."""
-    accounting = hass.data.get(HEAT_ACCOUNTING, {}).get(entry.entry_id)
-    return None if accounting is None else accounting.diagnostics()
-
-
-async def async_start_heat_accounting(
-    hass: HomeAssistant,
-    entry: ConfigEntry[Any],
-    coordinators: Mapping[str, ModbusDeviceCoordinator],
-    point_sources: Mapping[str, PointSource] | None = None,
-) -> SiteHeatAccounting:
-    """Start a site's heat accounting; it stops (and saves) when the site unloads."""
-    accounting = SiteHeatAccounting(hass, entry, coordinators, point_sources)
-    await accounting.async_start()
-    sites = hass.data.setdefault(HEAT_ACCOUNTING, {})
-    sites[entry.entry_id] = accounting
-
-    async def _stop() -> None:
-        sites.pop(entry.entry_id, None)
-        await accounting.async_stop()
-
-    entry.async_on_unload(_stop)
-    return accounting

@@ -1,8 +1,8 @@
 """The site's heat sensors: recovered and reused heat, per destination, ERF, savings.
 
-They belong to the site's own device and read the site's heat accounting (heat_accounting.py),
-which restores its state from its Store: the totals continue across restarts without a loss or
-a double count, so the sensors need no restore state of their own.
+They belong to the site's own device and read the site's heat accounting (heat_accounting.py,
+started by the Site), which restores its state from its Store: the totals continue across
+restarts without a loss or a double count, so the sensors need no restore state of their own.
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ from homeassistant.components.sensor import (
     SensorStateClass,
 )
 from homeassistant.const import PERCENTAGE, UnitOfEnergy, UnitOfMass, UnitOfPower
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.typing import StateType
 
-from . import MicrodcConfigEntry
-from .const import DOMAIN
-from .heat_accounting import Destination, SiteHeatAccounting, async_start_heat_accounting
+from .entity import MicrodcSiteEntity
+from .heat_accounting import Destination, SiteHeatAccounting
+from .models import MicrodcConfigEntry
 
 DESTINATION_KEY = "destination_heat"
 
@@ -179,16 +178,16 @@ def destination_description(destination: Destination) -> HeatSensorEntityDescrip
     )
 
 
-async def async_setup_heat_sensors(
+@callback
+def async_add_heat_sensors(
     hass: HomeAssistant,
     entry: MicrodcConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Start the site's heat accounting and add its sensors to the site's device."""
-    runtime = entry.runtime_data
-    accounting = await async_start_heat_accounting(
-        hass, entry, runtime.modbus_devices, runtime.bacnet.devices
-    )
+    """Add the site's heat sensors to the site's device."""
+    accounting = entry.runtime_data.heat
+    if accounting is None:
+        return
     descriptions = [
         *site_descriptions(hass.config.currency),
         *(destination_description(d) for d in accounting.destinations),
@@ -205,22 +204,17 @@ async def async_setup_heat_sensors(
     async_add_entities([HeatSensor(accounting, description) for description in descriptions])
 
 
-class HeatSensor(SensorEntity):
+class HeatSensor(MicrodcSiteEntity, SensorEntity):
     """One figure of the site's heat accounting, on the site's device."""
 
-    _attr_has_entity_name = True
-    _attr_should_poll = False
     entity_description: HeatSensorEntityDescription
 
     def __init__(
         self, accounting: SiteHeatAccounting, description: HeatSensorEntityDescription
     ) -> None:
         """Attach the sensor to the site's device."""
-        self.entity_description = description
+        super().__init__(accounting.entry.entry_id, description)
         self._accounting = accounting
-        entry_id = accounting.entry.entry_id
-        self._attr_unique_id = f"{entry_id}_{description.key}"
-        self._attr_device_info = DeviceInfo(identifiers={(DOMAIN, entry_id)})
         if description.translation_placeholders is not None:
             self._attr_translation_placeholders = dict(description.translation_placeholders)
 

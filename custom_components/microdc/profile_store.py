@@ -9,7 +9,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN, USER_PROFILES_DIR
-from .profile import BUILTIN_PROFILES_DIR, ProfileLoadResult, load_profiles
+from .lib.profile import BUILTIN_PROFILES_DIR, ProfileLoadResult, load_profiles
 
 _LOGGER = logging.getLogger(__name__)
 

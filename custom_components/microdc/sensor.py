@@ -1,8 +1,13 @@
-"""Sensors of Modbus devices, one per point, driven by entity descriptions built from profiles."""
+"""Sensors: every device's readable numbers and states, and the site's heat figures.
+
+A point makes a sensor when it is a number, a state or (for a UPS status) a set of flags that is
+not writable; an energy counter makes a total that never goes backwards. The schemas below say
+which, for every protocol alike (discovery.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 import logging
 from typing import Any, override
@@ -14,23 +19,22 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import EntityCategory, UnitOfEnergy
+from homeassistant.const import UnitOfEnergy
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData
 from homeassistant.helpers.typing import StateType
 
-from . import MicrodcConfigEntry, heat_accounting
-from .bacnet_entity import async_add_bacnet_entities
-from .coordinator import ModbusDeviceCoordinator
-from .energy_points import counter_raw, counter_spec, power_point_of, power_w
-from .entity import MicrodcModbusEntity, device_class_of, point_name
-from .heat.channel import EnergyChannel
-from .heat.counter import CounterEvent
-from .heat.errors import HeatDomainError
-from .heat_options import HeatOptions
-from .heat_sensor import async_setup_heat_sensors
-from .profile import COUNTER_ROLES, DataType, Point, Profile
+from . import heat_accounting  # its clock, which tests move in time
+from .coordinator import DeviceCoordinator
+from .discovery import PointSchema, add_point_entities
+from .entity import MicrodcPointEntity, PointEntityDescription, device_class_of, point_naming
+from .heat_sensor import async_add_heat_sensors
+from .lib.heat import CounterEvent, EnergyChannel, HeatDomainError
+from .lib.heat.energy_points import counter_raw, counter_spec, power_point_of, power_w
+from .lib.points import COUNTER_ROLES, Point, Role, Value, ValueKind
+from .models import MicrodcConfigEntry
+from .settings import HeatOptions
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,92 +45,87 @@ UPS_STATES = ("fault", "on_battery", "bypass", "online", "off")
 
 
 @dataclass(frozen=True, kw_only=True)
-class MicrodcSensorEntityDescription(SensorEntityDescription):
-    """A sensor of one point; value_fn turns the point's reading into the state."""
+class MicrodcSensorEntityDescription(SensorEntityDescription, PointEntityDescription):
+    """A sensor of one point; value_fn turns the point's value into the state."""
 
-    point: Point
-    value_fn: Callable[[Any], StateType]
+    value_fn: Callable[[Value | None], StateType]
+    counter: bool = False
 
 
-def _number(value: Any) -> StateType:
+def _number(value: Value | None) -> StateType:
     return value if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _enum(value: Any) -> StateType:
+def _state(value: Value | None) -> StateType:
     return value if isinstance(value, str) else None
 
 
-def ups_state(flags: Any) -> StateType:
+def ups_state(flags: Value | None) -> StateType:
     """The UPS status from its flags, most serious first."""
     if not isinstance(flags, frozenset):
         return None
     return next((state for state in UPS_STATES[:-1] if state in flags), "off")
 
 
-def _base(profile: Profile, point: Point) -> dict[str, Any]:
-    """What every sensor of a point takes from the profile."""
-    named = point_name(profile, point)
-    return {
-        "key": point.key,
-        "point": point,
-        "entity_category": EntityCategory(point.entity_category) if point.entity_category else None,
-        "entity_registry_enabled_default": point.enabled_by_default,
-        **named,
-    }
-
-
-def describe_sensors(profile: Profile) -> list[MicrodcSensorEntityDescription]:
-    """A sensor per point that is not a binary sensor; bitfield flags are binary sensors."""
-    descriptions = []
-    for point in profile.points.values():
-        if point.data_type is DataType.BOOL:
-            continue
-        if point.data_type is DataType.BITFIELD:
-            if point.role == "ups_status":
-                descriptions.append(
-                    MicrodcSensorEntityDescription(
-                        **_base(profile, point),
-                        device_class=SensorDeviceClass.ENUM,
-                        options=list(UPS_STATES),
-                        value_fn=ups_state,
-                    )
-                )
-            continue
-        if point.data_type is DataType.ENUM:
-            descriptions.append(
-                MicrodcSensorEntityDescription(
-                    **_base(profile, point),
-                    device_class=SensorDeviceClass.ENUM,
-                    options=sorted(set(point.labels.values())),
-                    value_fn=_enum,
-                )
-            )
-            continue
-        if point.role in COUNTER_ROLES and counter_spec(point) is not None:
-            descriptions.append(
-                MicrodcSensorEntityDescription(
-                    **_base(profile, point),
-                    device_class=SensorDeviceClass.ENERGY,
-                    state_class=SensorStateClass.TOTAL_INCREASING,
-                    native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-                    suggested_display_precision=point.precision
-                    if point.precision is not None
-                    else 2,
-                    value_fn=_number,
-                )
-            )
-            continue
-        descriptions.append(
-            MicrodcSensorEntityDescription(
-                **_base(profile, point),
-                device_class=device_class_of(point, SensorDeviceClass),
-                state_class=SensorStateClass(point.state_class) if point.state_class else None,
-                native_unit_of_measurement=point.unit,
-                suggested_display_precision=point.precision,
-                value_fn=_number,
-            )
+def _describe_number(
+    point: Point, points: Mapping[str, Point]
+) -> Iterable[MicrodcSensorEntityDescription]:
+    if point.role in COUNTER_ROLES and counter_spec(point) is not None:
+        yield MicrodcSensorEntityDescription(
+            **point_naming(point, points),
+            point=point,
+            device_class=SensorDeviceClass.ENERGY,
+            state_class=SensorStateClass.TOTAL_INCREASING,
+            native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+            suggested_display_precision=point.precision if point.precision is not None else 2,
+            value_fn=_number,
+            counter=True,
         )
-    return descriptions
+        return
+    yield MicrodcSensorEntityDescription(
+        **point_naming(point, points),
+        point=point,
+        device_class=device_class_of(point, SensorDeviceClass),
+        state_class=SensorStateClass(point.state_class) if point.state_class else None,
+        native_unit_of_measurement=point.unit,
+        suggested_display_precision=point.precision,
+        value_fn=_number,
+    )
+
+
+def _describe_state(
+    point: Point, points: Mapping[str, Point]
+) -> Iterable[MicrodcSensorEntityDescription]:
+    yield MicrodcSensorEntityDescription(
+        **point_naming(point, points),
+        point=point,
+        device_class=SensorDeviceClass.ENUM,
+        options=list(point.options),
+        value_fn=_state,
+    )
+
+
+def _describe_ups_status(
+    point: Point, points: Mapping[str, Point]
+) -> Iterable[MicrodcSensorEntityDescription]:
+    yield MicrodcSensorEntityDescription(
+        **point_naming(point, points),
+        point=point,
+        device_class=SensorDeviceClass.ENUM,
+        options=list(UPS_STATES),
+        value_fn=ups_state,
+    )
+
+
+SCHEMAS: tuple[PointSchema[MicrodcSensorEntityDescription], ...] = (
+    PointSchema(kinds=frozenset({ValueKind.NUMBER}), describe=_describe_number),
+    PointSchema(kinds=frozenset({ValueKind.STATE}), describe=_describe_state),
+    PointSchema(
+        kinds=frozenset({ValueKind.FLAGS}),
+        roles=frozenset({Role.UPS_STATUS}),
+        describe=_describe_ups_status,
+    ),
+)
 
 
 async def async_setup_entry(
@@ -134,23 +133,21 @@ async def async_setup_entry(
     entry: MicrodcConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add each Modbus device's sensors under its subentry."""
-    for subentry_id, coordinator in entry.runtime_data.modbus_devices.items():
-        entities: list[SensorEntity] = []
-        for description in describe_sensors(coordinator.profile):
-            if description.state_class is SensorStateClass.TOTAL_INCREASING and (
-                description.point.role in COUNTER_ROLES
-            ):
-                entities.append(MicrodcCounterSensor(coordinator, description))
-            else:
-                entities.append(MicrodcSensor(coordinator, description))
-        async_add_entities(entities, config_subentry_id=subentry_id)
-    bacnet_devices = entry.runtime_data.bacnet.devices.values()
-    async_add_bacnet_entities("sensor", bacnet_devices, async_add_entities)
-    await async_setup_heat_sensors(hass, entry, async_add_entities)
+    """Add each device's sensors under its subentry, and the site's heat sensors."""
+    add_point_entities(entry.runtime_data.devices, SCHEMAS, _sensor, async_add_entities)
+    async_add_heat_sensors(hass, entry, async_add_entities)
 
 
-class MicrodcSensor(MicrodcModbusEntity, SensorEntity):
+def _sensor(
+    coordinator: DeviceCoordinator, description: MicrodcSensorEntityDescription
+) -> SensorEntity:
+    """A counter's total, or a plain reading."""
+    if description.counter:
+        return MicrodcCounterSensor(coordinator, description)
+    return MicrodcSensor(coordinator, description)
+
+
+class MicrodcSensor(MicrodcPointEntity, SensorEntity):
     """A point's reading; unavailable while the device has no reading for it."""
 
     entity_description: MicrodcSensorEntityDescription
@@ -158,13 +155,11 @@ class MicrodcSensor(MicrodcModbusEntity, SensorEntity):
     @property
     def native_value(self) -> StateType:
         """The point's state."""
-        return self.entity_description.value_fn(
-            self.coordinator.value(self.entity_description.point.key)
-        )
+        return self.entity_description.value_fn(self.coordinator.value(self.point.key))
 
     @property
     def available(self) -> bool:
-        """Unavailable after a failed poll, and for a sentinel or out-of-range reading."""
+        """Unavailable after a failed poll, and for a sentinel, out-of-range or faulty reading."""
         return super().available and self.native_value is not None
 
 
@@ -184,7 +179,7 @@ class _CounterStoredData(ExtraStoredData):
         }
 
 
-class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
+class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
     """An energy counter as a total that never goes backwards.
 
     The register wraps at its width and meters get replaced: each reading goes through the heat
@@ -198,15 +193,13 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
     entity_description: MicrodcSensorEntityDescription
 
     def __init__(
-        self, coordinator: ModbusDeviceCoordinator, description: MicrodcSensorEntityDescription
+        self, coordinator: DeviceCoordinator, description: MicrodcSensorEntityDescription
     ) -> None:
         """Start with no total until the first reading or the restored state."""
         super().__init__(coordinator, description)
-        point = description.point
-        self._point = point
-        self._power = power_point_of(coordinator.profile, point)
-        spec = counter_spec(point, self._power)
-        assert spec is not None  # only energy-unit counters get this sensor (describe_sensors)
+        self._power = power_point_of(coordinator.device.points.values(), self.point)
+        spec = counter_spec(self.point, self._power)
+        assert spec is not None  # only energy-unit counters get this sensor (_describe_number)
         self._spec = spec
         self._max_gap_s = HeatOptions.from_entry(coordinator.config_entry).max_gap_s
         self._channel = EnergyChannel(self._max_gap_s, spec)
@@ -261,8 +254,8 @@ class MicrodcCounterSensor(MicrodcModbusEntity, RestoreSensor):
     def _take_reading(self) -> None:
         if not self.coordinator.last_update_success:
             return  # the last good reading was taken already; a stale copy is no new reading
-        value = self.coordinator.value(self._point.key)
-        raw = counter_raw(self._point, value)
+        value = self.coordinator.value(self.point.key)
+        raw = counter_raw(self.point, value)
         power = None
         if self._power is not None:
             power = power_w(self._power, self.coordinator.value(self._power.key))

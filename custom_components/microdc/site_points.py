@@ -1,8 +1,8 @@
 """The points of a site's devices, as the heat destination flow and heat accounting see them.
 
-A point is named across the site by a reference ``<device subentry id>/<point key>``, which
-survives a device's reconfiguration (its subentry id does not change). Modbus devices' points
-come from their profiles, BACnet devices' from the objects chosen in their subentry.
+A point is named across the site by a PointRef (lib/points.py), stored as ``<device subentry
+id>/<point key>``, which survives a device's reconfiguration. Modbus devices' points come from
+their profiles, BACnet devices' from the objects chosen in their subentry.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .bacnet_config import BacnetDeviceConfig
 from .const import CONF_PROFILE, SUBENTRY_BACNET_DEVICE, SUBENTRY_MODBUS_DEVICE
-from .profile import Profile
+from .lib.devices.bacnet import object_point
+from .lib.devices.bacnet_config import BacnetDeviceConfig
+from .lib.points import METER_ROLES, Point, PointRef, Role
+from .lib.profile import Profile
 from .profile_store import async_load_profiles
-from .protocols.bacnet_units import unit_mapping
 
-# Roles that make a device a heat meter that can measure a branch of the loop.
-METER_ROLES = frozenset({"heat_meter_energy", "heat_meter_power", "loop_flow"})
 # A percentage as profiles (Home Assistant's unit) and BACnet (its engineering units) name it.
 _PERCENT_UNITS = frozenset({"%", "percent"})
 # No role says "this valve rejects heat" yet (valve_position serves every valve), so the reject
@@ -39,7 +38,7 @@ class SitePoint:
     device_id: str  # the device's subentry id
     device_title: str
     key: str
-    role: str | None
+    role: Role | None
     unit: str | None
     name: str | None = None  # a BACnet object's name; profile points go by their key
     description: str | None = None
@@ -47,7 +46,7 @@ class SitePoint:
     @property
     def ref(self) -> str:
         """The site-wide reference to this point."""
-        return point_ref(self.device_id, self.key)
+        return str(PointRef(self.device_id, self.key))
 
     @property
     def label(self) -> str:
@@ -61,39 +60,21 @@ class SitePoint:
         return _REJECT_WORDS.search(re.sub(r"[_-]+", " ", text.lower())) is not None
 
 
-def point_ref(device_id: str, key: str) -> str:
-    """The reference to a device's point."""
-    return f"{device_id}/{key}"
-
-
-def split_ref(ref: str) -> tuple[str, str]:
-    """(device subentry id, point key) of a reference; ValueError if it is not one."""
-    device_id, sep, key = ref.partition("/")
-    if not sep or not device_id or not key:
-        raise ValueError(f"not a point reference: {ref!r}")
-    return device_id, key
+def _site_point(
+    device_id: str, title: str, point: Point, description: str | None = None
+) -> SitePoint:
+    return SitePoint(device_id, title, point.key, point.role, point.unit, point.name, description)
 
 
 def profile_points(device_id: str, title: str, profile: Profile) -> list[SitePoint]:
     """The points of a device read with a profile."""
-    return [
-        SitePoint(device_id, title, point.key, point.role, point.unit)
-        for point in profile.points.values()
-    ]
+    return [_site_point(device_id, title, point.as_point()) for point in profile.points.values()]
 
 
 def bacnet_points(device_id: str, title: str, data: Mapping[str, Any]) -> list[SitePoint]:
     """The chosen objects of a BACnet device; a point's key is its object's (type_instance)."""
     return [
-        SitePoint(
-            device_id,
-            title,
-            obj.key,
-            obj.role,
-            unit_mapping(obj.units).unit,
-            name=obj.name,
-            description=obj.description,
-        )
+        _site_point(device_id, title, object_point(obj), obj.description)
         for obj in BacnetDeviceConfig.from_data(data).objects
     ]
 
@@ -120,7 +101,7 @@ def valve_candidates(points: list[SitePoint]) -> list[SitePoint]:
     return [
         p
         for p in points
-        if (p.role == "valve_position" or (p.role is None and p.unit in _PERCENT_UNITS))
+        if (p.role is Role.VALVE_POSITION or (p.role is None and p.unit in _PERCENT_UNITS))
         and not p.is_reject_valve
     ]
 

@@ -6,7 +6,7 @@ advance() where it must, and clears the faults it injects.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 import math
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,7 @@ PLAUSIBLE = {
     ("environment", "exhaust_temperature"): (15, 60),
     ("environment", "humidity"): (10, 90),
     ("environment", "firmware_version"): (1, 99),
+    ("environment", "exhaust_alarm_limit"): (20, 60),
     ("heat_meter", "flow"): (0.1, 5),
     ("heat_meter", "supply_temperature"): (15, 60),
     ("heat_meter", "return_temperature"): (15, 60),
@@ -296,3 +297,37 @@ def test_a_site_point_naming_no_quantity_is_refused_at_start(tmp_path: Path) -> 
     faults = FaultBoard(site)
     with pytest.raises(SiteError, match=r"heat_meter\.points\.flow.*loop_flw_m3h"):
         ModbusGateway(site, SiteModel(site, faults), faults)
+
+
+def test_writable_points_take_writes_and_others_refuse(
+    simulator_factory: Callable[..., SimulatorProcess], socket_enabled: None
+) -> None:
+    """A profile's writable holding registers take function 6 and 16; any other write gets
+    exception 2 and changes nothing. (A simulator of its own: writes last.)"""
+    simulator = simulator_factory()
+    client = ModbusTcpClient(simulator.host, port=simulator.modbus_port, timeout=2, retries=0)
+    assert client.connect()
+    try:
+        _write_and_refuse(client, simulator)
+    finally:
+        client.close()
+
+
+def _write_and_refuse(client: ModbusTcpClient, simulator: SimulatorProcess) -> None:
+    unit = UNITS["environment"]
+    address = _profile("environment")["points"]["exhaust_alarm_limit"]["address"]
+    assert not client.write_register(address, 380, device_id=unit).isError()
+    assert not client.write_registers(address + 1, [0], device_id=unit).isError()  # the buzzer
+    served = simulator.state()["modbus"]["environment"]["points"]
+    assert served["exhaust_alarm_limit"]["value"] == pytest.approx(38.0)
+    assert served["alarm_buzzer"]["value"] is False
+    assert client.read_holding_registers(address, count=2, device_id=unit).registers == [380, 0]
+    # The firmware register beside them is read-only, also inside a longer write.
+    refused = client.write_registers(address - 1, [1, 2, 3], device_id=unit)
+    assert refused.isError()
+    assert refused.exception_code == 2
+    assert simulator.state()["modbus"]["environment"]["points"]["exhaust_alarm_limit"][
+        "value"
+    ] == pytest.approx(38.0)
+    refused = client.write_register(0, 1, device_id=UNITS["rack_pdu"])
+    assert refused.isError()

@@ -71,6 +71,14 @@ type Value = int | float | bool | str | frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
+class Counting:
+    """How an energy counter counts: what one count is worth and where it wraps."""
+
+    resolution: float  # the point's unit per count (a register's scale)
+    bits: int | None  # it wraps at 2**bits counts; None: a float that never wraps
+
+
+@dataclass(frozen=True, slots=True)
 class Point:
     """One readable, and maybe writable, value of a device, whatever its protocol.
 
@@ -93,6 +101,7 @@ class Point:
     minimum: float | None = None
     maximum: float | None = None
     writable: bool = False
+    counting: Counting | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""The subentry flows of a site (devices, heat destinations) and its options flow."""
