@@ -56,12 +56,17 @@ class Trip:
 
 @dataclass(frozen=True, slots=True)
 class ValveCommand:
-    """What to write to one valve; ``position`` None: relinquish microdc's command."""
+    """What to write to one valve, in % at a BACnet priority.
+
+    ``position`` None: relinquish, i.e. release every priority microdc holds on the point
+    (``priority`` is then the comfort one). A write at one priority after a write at the
+    other relinquishes the other, so microdc holds one priority per point at a time.
+    """
 
     destination: str
     point: PointRef
     position: float | None
-    priority: int  # the BACnet priority to write (or relinquish) at
+    priority: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,14 @@ class HeatRouter:
                     position = None
                 else:
                     position = valve.position(share)
-                commands.append(ValveCommand(did, valve.command, position, priority))
+                commands.append(
+                    ValveCommand(
+                        did,
+                        valve.command,
+                        position,
+                        s.comfort_priority if position is None else priority,
+                    )
+                )
                 safety.commanded(now, valve.command, position)
         since = now if self._since is None else self._since
         self._decision = Decision(routing, tuple(commands), reason, since, request, blocked, trips)
