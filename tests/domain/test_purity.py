@@ -3,6 +3,9 @@
 - protocols/, profile.py, decode.py and heat/ import nothing from Home Assistant, nor any of
   microdc's other modules (the Home Assistant glue), absolutely or relatively;
 - heat/, profile.py and decode.py do no I/O: no network or event-loop libraries either;
+- everything under lib/ imports nothing from Home Assistant nor from the glue (anything of
+  microdc outside lib/);
+- lib/routing imports only the standard library, lib/points and itself;
 - the simulator imports nothing from custom_components: it reads the profiles as data.
 
 Each source is parsed, not imported, so a forbidden import is found even in a branch that never
@@ -15,6 +18,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator
 from pathlib import Path
+import sys
 
 import pytest
 
@@ -40,6 +44,24 @@ def pure_rule(module: str, name: str) -> str | None:
         return "microdc's Home Assistant glue"
     if any(_within(module, p) for p in NO_IO) and name.partition(".")[0] in IO_LIBRARIES:
         return "an I/O library"
+    return None
+
+
+LIB = f"{MICRODC}.lib"
+ROUTING_MAY_IMPORT = (f"{LIB}.points", f"{LIB}.routing")
+
+
+def lib_rule(module: str, name: str) -> str | None:
+    if _within(name, "homeassistant"):
+        return "Home Assistant"
+    if _within(name, "custom_components") and not _within(name, LIB):
+        return "microdc's Home Assistant glue"
+    if (
+        _within(module, f"{LIB}.routing")
+        and not any(_within(name, p) for p in ROUTING_MAY_IMPORT)
+        and name.partition(".")[0] not in sys.stdlib_module_names
+    ):
+        return "routing imports only the standard library and lib/points"
     return None
 
 
@@ -116,6 +138,14 @@ def test_pure_modules_import_no_home_assistant() -> None:
     assert {f"{MICRODC}.protocols.modbus", f"{MICRODC}.heat.ledger", f"{MICRODC}.decode"} <= names
     assert len(names) > 12
     assert _check(modules, pure_rule) == []
+
+
+def test_lib_imports_no_home_assistant_nor_glue() -> None:
+    modules = _modules("custom_components/microdc/lib")
+    names = {name for name, _ in modules}
+    # The walk found what it should: an empty walk would pass anything.
+    assert {f"{LIB}.points", f"{LIB}.routing.router", f"{LIB}.routing.__init__"} <= names
+    assert _check(modules, lib_rule) == []
 
 
 def test_simulator_imports_nothing_from_the_integration() -> None:
@@ -198,6 +228,36 @@ def test_the_checker_resolves_relative_imports_in_a_package_init() -> None:
 )
 def test_the_checker_allows_pure_imports(module: str, source: str) -> None:
     assert violations(source, module, pure_rule) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "forbidden"),
+    [
+        (f"{LIB}.points", "import homeassistant.core", "homeassistant.core"),
+        (f"{LIB}.heat.ledger", "from ...sensor import S", f"{MICRODC}.sensor.S"),
+        (f"{LIB}.routing.router", "from ...const import DOMAIN", f"{MICRODC}.const.DOMAIN"),
+        (f"{LIB}.routing.router", "import voluptuous", "voluptuous"),
+        (f"{LIB}.routing.safety", "from ..profile import Profile", f"{LIB}.profile.Profile"),
+        (f"{LIB}.routing", "from ..devices import Device", f"{LIB}.devices.Device"),
+    ],
+)
+def test_the_checker_finds_forbidden_imports_in_lib(
+    module: str, source: str, forbidden: str
+) -> None:
+    is_package = module == f"{LIB}.routing"
+    found = violations(source, module, lib_rule, is_package=is_package)
+    assert len(found) == 1
+    assert f" imports {forbidden}: " in found[0]
+
+
+def test_the_checker_allows_routing_the_standard_library_and_points() -> None:
+    source = "import math\nfrom ..points import PointRef\nfrom .latch import Latch"
+    assert violations(source, f"{LIB}.routing.safety", lib_rule) == []
+    assert (
+        violations("from .decision import Reason", f"{LIB}.routing", lib_rule, is_package=True)
+        == []
+    )
+    assert violations("import yaml\nfrom .points import Role", f"{LIB}.profile", lib_rule) == []
 
 
 @pytest.mark.parametrize(
