@@ -32,22 +32,17 @@ def device_class_of[C: StrEnum](point: Point, classes: type[C]) -> C | None:
         return None
 
 
-# Points of built-in profiles that have no role but a translation of their own (an enum's
-# states need one): (profile id, point key) -> translation key in strings.json.
-BUILTIN_POINT_TRANSLATIONS = {("demo_ups", "output_source"): "ups_output_source"}
-
-
 def point_name(profile: Profile, point: Point) -> dict[str, Any]:
-    """How an entity of a point is named: its role's translation, or its key.
+    """How an entity of a point is named: its own translation, its role's, or its key.
 
-    A role shared by several points of a profile (five valve positions) would give each the
-    same name, so those are named from their keys, as points without a role are, unless a
-    built-in profile's point has a translation of its own.
+    A point's translation_key (profile field) wins: it names the point and its enum states. A
+    role shared by several points of a profile (five valve positions) would give each the
+    same name, so those are named from their keys, as points without a role are.
     """
+    if point.translation_key:
+        return {"translation_key": point.translation_key}
     if point.role and sum(p.role == point.role for p in profile.points.values()) == 1:
         return {"translation_key": point.role}
-    if translation_key := BUILTIN_POINT_TRANSLATIONS.get((profile.profile_id, point.key)):
-        return {"translation_key": translation_key}
     return {"name": name_from_key(point.key)}
 
 

@@ -103,6 +103,7 @@ ROLES = frozenset(
         "heat_meter_energy",
         "heat_meter_power",
         "valve_position",
+        "valve_feedback",
         "outdoor_temperature",
         "space_temperature",
         "occupancy",
@@ -141,6 +142,10 @@ class Point:
     min: float | None = None
     max: float | None = None
     labels: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The device accepts writes of this point within min..max (holding registers and coils only).
+    writable: bool = False
+    # Names a role-less point and its states from strings.json (entity.sensor.<key>).
+    translation_key: str | None = None
 
     @property
     def count(self) -> int:
@@ -309,6 +314,8 @@ POINT_SCHEMA = vol.Schema(
         vol.Optional("min"): _number,
         vol.Optional("max"): _number,
         vol.Optional("labels"): _labels,
+        vol.Optional("writable"): _boolean,
+        vol.Optional("translation_key"): _snake_case,
     }
 )
 
@@ -373,6 +380,8 @@ def _check_point(file: str, key: str, data: Mapping[str, Any]) -> list[ProfileEr
         error("scale", f"an energy counter's scale must be positive, got {data['scale']}")
     if data.get("role") in POWER_ROLES and "max" in data and data["max"] <= 0:
         error("max", f"a power point's max must be above 0, got {data['max']}")
+    if data.get("writable") and table not in (Table.HOLDING, Table.COIL):
+        error("writable", f"only holding registers and coils can be written, not {table}")
     return errors
 
 
@@ -396,6 +405,8 @@ def _build_point(key: str, data: Mapping[str, Any]) -> Point:
         min=data.get("min"),
         max=data.get("max"),
         labels=MappingProxyType(dict(data.get("labels", {}))),
+        writable=data.get("writable", False),
+        translation_key=data.get("translation_key"),
     )
 
 
