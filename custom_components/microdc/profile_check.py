@@ -1,4 +1,4 @@
-"""Check profile files before copying them to Home Assistant: ``python -m ...profile_check FILE...``.
+"""Check profile files before copying them to Home Assistant (python -m ...profile_check).
 
 Prints, per file, the same errors the "invalid profiles" repair issue lists, or the register
 blocks microdc will read for the profile (protocols/block_planner.py). Exit status 0 when every
@@ -40,8 +40,7 @@ def describe(
         unit = "bits" if block.table.is_bits else "registers"
         keys = ", ".join(point.key for point in block.points)
         lines.append(
-            f"  read {block.table} {block.address}..{block.end - 1}"
-            f" ({block.count} {unit}): {keys}"
+            f"  read {block.table} {block.address}..{block.end - 1} ({block.count} {unit}): {keys}"
         )
     writable = [point.key for point in profile.points.values() if point.writable]
     if writable:

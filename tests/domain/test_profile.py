@@ -10,8 +10,10 @@ import textwrap
 import pytest
 import voluptuous
 
+from custom_components.microdc.lib.points import Role
 from custom_components.microdc.profile import (
     BUILTIN_PROFILES_DIR,
+    ROLES,
     DataType,
     ProfileError,
     ProfileValidationError,
@@ -336,7 +338,4 @@ def test_writable_points_and_translation_keys_build() -> None:
 
 def test_profile_roles_agree_with_the_role_enum() -> None:
     """profile.py's ROLES and lib/points.py's Role are one vocabulary."""
-    from custom_components.microdc.lib.points import Role
-    from custom_components.microdc.profile import ROLES
-
     assert set(ROLES) == {role.value for role in Role}

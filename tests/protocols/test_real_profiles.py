@@ -73,7 +73,9 @@ async def test_every_point_decodes_as_served(
                 assert value == pytest.approx(expected, abs=resolution), key
             continue
         source = QUANTITIES[profile_id][key]
-        name, factor = (source, 1.0) if isinstance(source, str) else (source["quantity"], source["factor"])
+        name, factor = (
+            (source, 1.0) if isinstance(source, str) else (source["quantity"], source["factor"])
+        )
         assert isinstance(value, int | float), key
         assert value == pytest.approx(quantities[name] * factor, rel=1e-5, abs=resolution), key
         assert value == pytest.approx(served[key]["value"], rel=1e-5, abs=resolution), key
