@@ -161,8 +161,12 @@ def encode(
 
     Returns (raw integer, words or bits). A bitfield reads ``<quantity>.<flag>`` for each flag
     of its labels; an enum reads ``<quantity>.<state>`` and sends the first state that is set.
+    A constant given for a bitfield or an enum is its raw register value.
     """
-    if point.data_type == "bitfield":
+    if point.data_type in ("bitfield", "enum") and constant is not None:
+        # A constant state word: a device whose flags the model does not simulate.
+        raw = int(constant) & 0xFFFF
+    elif point.data_type == "bitfield":
         raw = sum(1 << bit for bit, flag in point.labels.items() if read(f"{quantity}.{flag}"))
     elif point.data_type == "enum":
         raw = next((n for n, s in sorted(point.labels.items()) if read(f"{quantity}.{s}")), 0)

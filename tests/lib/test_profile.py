@@ -10,6 +10,7 @@ import textwrap
 import pytest
 import voluptuous
 
+from custom_components.microdc.lib.points import Role
 from custom_components.microdc.lib.profile import (
     BUILTIN_PROFILES_DIR,
     DataType,
@@ -196,6 +197,23 @@ def test_top_level_errors() -> None:
             "max",
             "a power point's max must be above 0",
         ),
+        # Writes go to holding registers and coils only; translation keys are snake_case.
+        (
+            "{table: input, address: 0, data_type: u16, writable: true}",
+            "writable",
+            "only holding registers and coils can be written, not input",
+        ),
+        (
+            "{table: discrete_input, address: 0, data_type: bool, writable: true}",
+            "writable",
+            "only holding registers and coils can be written",
+        ),
+        ("{table: holding, address: 0, data_type: u16, writable: 1}", "writable", "true or false"),
+        (
+            "{table: holding, address: 0, data_type: u16, translation_key: Battery Volts}",
+            "translation_key",
+            "expected a snake_case key",
+        ),
     ],
 )
 def test_point_rules(point: str, field: str, message: str) -> None:
@@ -280,3 +298,48 @@ def test_every_builtin_profile_loads() -> None:
         "demo_environment",
         "demo_heat_meter",
     }
+
+
+def test_writable_points_and_translation_keys_build() -> None:
+    profile = parse_profile(
+        "acme_valve",
+        parse_yaml(
+            textwrap.dedent(
+                """
+                manufacturer: Acme
+                model: V
+                protocol: modbus
+                points:
+                  setpoint:
+                    {table: holding, address: 0, data_type: u16, role: valve_position,
+                     writable: true, min: 0, max: 100}
+                  relay: {table: coil, address: 0, data_type: bool, writable: true}
+                  position: {table: input, address: 4, data_type: u16, role: valve_feedback}
+                  mode:
+                    {table: input, address: 5, data_type: enum, labels: {0: auto, 1: manual},
+                     translation_key: valve_mode}
+                """
+            )
+        ),
+    )
+    points = profile.points
+    assert (points["setpoint"].writable, points["setpoint"].min, points["setpoint"].max) == (
+        True,
+        0,
+        100,
+    )
+    assert points["relay"].writable is True
+    assert points["position"].writable is False
+    assert points["position"].role == "valve_feedback"
+    assert points["mode"].translation_key == "valve_mode"
+    assert points["position"].translation_key is None
+
+
+def test_a_profile_takes_every_role_of_the_role_enum() -> None:
+    """Profiles and the rest of microdc share one vocabulary: lib/points.py's Role."""
+    for role in Role:
+        data = parse_yaml(GOOD)
+        data["points"]["active_power"]["role"] = role.value
+        if role in (Role.IT_ENERGY, Role.HEAT_METER_ENERGY):
+            data["points"]["active_power"]["unit"] = "Wh"
+        assert parse_profile("acme_pdu", data).points["active_power"].role is role

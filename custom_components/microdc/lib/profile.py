@@ -98,7 +98,9 @@ class RegisterPoint:
     min: float | None = None
     max: float | None = None
     labels: Mapping[int, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The device accepts writes of this point within min..max (holding registers and coils only).
     writable: bool = False
+    # Names a role-less point and its states from strings.json (entity.<platform>.<key>).
     translation_key: str | None = None
 
     @property
