@@ -124,6 +124,8 @@ def field_defaults(schema: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     for field in schema:
         if field.get("type") == "expandable":
             values[field["name"]] = field_defaults(field["schema"])
+        elif "suggested_value" in (field.get("description") or {}):
+            values[field["name"]] = field["description"]["suggested_value"]
         elif "default" in field:
             values[field["name"]] = field["default"]
     return values
@@ -163,9 +165,9 @@ class HomeAssistantClient:
                 raise SetupError(f"{method} {path} answered {response.status}: {text[:300]}")
             return json.loads(text) if text else None
 
-    async def wait_until_serving(self, timeout: float = READY_TIMEOUT_S) -> None:
+    async def wait_until_serving(self) -> None:
         """Until the HTTP API answers (onboarding views or not)."""
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             try:
                 async with self.session.get(f"{self.url}/manifest.json") as response:
@@ -262,12 +264,18 @@ class DemoSetup:
     """The demo's steps against one Home Assistant."""
 
     def __init__(
-        self, client: HomeAssistantClient, state_dir: Path, modbus_port: int, bacnet_port: int
+        self,
+        client: HomeAssistantClient,
+        state_dir: Path,
+        modbus_port: int,
+        bacnet_port: int,
+        local_bacnet_port: int,
     ) -> None:
         self.client = client
         self.state_dir = state_dir
         self.modbus_port = modbus_port
         self.bacnet_port = bacnet_port
+        self.local_bacnet_port = local_bacnet_port
         self.record = Record(state_dir / "demo.json")
         self.login_file = state_dir / "login.json"
         self.created: list[str] = []  # what this run made, for the summary
@@ -320,7 +328,10 @@ class DemoSetup:
                 await client.request(
                     "POST",
                     "/api/onboarding/integration",
-                    {"client_id": client.client_id, "redirect_uri": f"{client.url}/?auth_callback=1"},
+                    {
+                        "client_id": client.client_id,
+                        "redirect_uri": f"{client.url}/?auth_callback=1",
+                    },
                 )
         login = json.loads(self.login_file.read_text())
         return login["username"], login["password"]
@@ -354,6 +365,27 @@ class DemoSetup:
         self.entry_id = result["result"]["entry_id"]
         self.record.mark("site", self.entry_id)
         self.created.append(f"site {SITE_NAME}")
+
+    async def site_options(self) -> None:
+        """The site's BACnet/IP socket on loopback, on a port of its own: the simulator is on
+        127.0.0.1, and another Home Assistant on this machine may hold the default 47808."""
+        if "site_options" in self.record:
+            return
+
+        def answer(form: dict[str, Any]) -> dict[str, Any]:
+            values = field_defaults(form["data_schema"])
+            values["bacnet"] = values.get("bacnet", {}) | {
+                "local_address": HOST,
+                "local_port": self.local_bacnet_port,
+            }
+            return values
+
+        result = await self.client.flow(
+            "/api/config/config_entries/options/flow", {"handler": self.entry_id}, answer
+        )
+        if result["type"] != "create_entry":
+            raise SetupError(f"the site's options ended with {result}")
+        self.record.mark("site_options")
 
     async def subentries(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.client.ws(
@@ -397,7 +429,9 @@ class DemoSetup:
             if step in self.record:
                 continue
 
-            def answer(form: dict[str, Any], unit_id: int = unit_id, profile: str = profile) -> dict[str, Any]:
+            def answer(
+                form: dict[str, Any], unit_id: int = unit_id, profile: str = profile
+            ) -> dict[str, Any]:
                 values = field_defaults(form["data_schema"])
                 return values | {
                     "host": HOST,
@@ -465,7 +499,9 @@ class DemoSetup:
                 self.record.mark(step, "existed")
                 continue
 
-            def answer(form: dict[str, Any], name: str = name, kind: str = kind, valve: str = valve) -> dict[str, Any]:
+            def answer(
+                form: dict[str, Any], name: str = name, kind: str = kind, valve: str = valve
+            ) -> dict[str, Any]:
                 schema = form["data_schema"]
                 key = objects[valve]
                 refs = [
@@ -485,7 +521,9 @@ class DemoSetup:
         result: list[dict[str, Any]] = await self.client.ws("config/entity_registry/list")
         return [e for e in result if e.get("config_entry_id") == self.entry_id]
 
-    async def wait_for_entities(self, subentry_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    async def wait_for_entities(
+        self, subentry_ids: Iterable[str]
+    ) -> dict[str, list[dict[str, Any]]]:
         """The entities of each device subentry, once the site has loaded them all."""
         wanted = set(subentry_ids)
         deadline = time.monotonic() + ENTITIES_TIMEOUT_S
@@ -507,7 +545,9 @@ class DemoSetup:
             if entry["config_entry"]["state"] == "loaded" and all(found.get(s) for s in wanted):
                 return found
             if time.monotonic() > deadline:
-                raise SetupError(f"the site's devices did not appear: {sorted(wanted - set(found))}")
+                raise SetupError(
+                    f"the site's devices did not appear: {sorted(wanted - set(found))}"
+                )
             await asyncio.sleep(0.5)
 
     async def short_names(self, added: Mapping[str, str]) -> None:
@@ -586,7 +626,7 @@ class DemoSetup:
             sources.append({"type": "gas", "stat_energy_from": reused, "stat_cost": None})
             changed = True
         if not any(d.get("stat_consumption") == it_energy for d in devices):
-            # The site's IT energy only: the PDU measures the same kWh, and adding both counts twice.
+            # The site's IT energy only: the PDU measures the same kWh; both would count twice.
             devices.append({"stat_consumption": it_energy, "name": "Rack IT"})
             changed = True
         if changed:
@@ -666,9 +706,7 @@ class DemoSetup:
                 require_admin=False,
             )
             config = yaml.safe_load(DASHBOARD_FILE.read_text())
-            await self.client.ws(
-                "lovelace/config/save", url_path=DASHBOARD_URL_PATH, config=config
-            )
+            await self.client.ws("lovelace/config/save", url_path=DASHBOARD_URL_PATH, config=config)
             self.created.append("dashboard microdc")
         self.record.mark("dashboard")
 
@@ -678,7 +716,7 @@ class DemoSetup:
         if "send_heat" in self.record:
             return
         states = {s["entity_id"] for s in await self.client.request("GET", "/api/states")}
-        for entity_id, value in SEND_HEAT:
+        for entity_id, _value in SEND_HEAT:
             if entity_id not in states:
                 say(f"microdc demo: {entity_id} is missing; heat stays where it goes")
                 return
@@ -696,6 +734,7 @@ class DemoSetup:
         await self.site()
         if self.entry_id is None:
             return user, password
+        await self.site_options()
         added = await self.modbus_devices()
         added |= await self.bacnet_device()
         await self.short_names(added)
@@ -708,13 +747,16 @@ class DemoSetup:
 
 
 async def async_main(args: argparse.Namespace) -> int:
-    state_dir = Path(args.dir).resolve()
+    # Before any task runs: nothing else waits on the loop yet.
+    state_dir = Path(args.dir).absolute()  # noqa: ASYNC240
     state_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         client = HomeAssistantClient(session, args.url)
-        setup = DemoSetup(client, state_dir, args.modbus_port, args.bacnet_port)
+        setup = DemoSetup(
+            client, state_dir, args.modbus_port, args.bacnet_port, args.local_bacnet_port
+        )
         try:
             user, password = await setup.run()
         except SetupError as err:
@@ -736,13 +778,21 @@ async def async_main(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default=f"http://{HOST}:{os.environ.get('MICRODC_HA_PORT', '8123')}")
+    parser.add_argument(
+        "--url", default=f"http://{HOST}:{os.environ.get('MICRODC_HA_PORT', '8123')}"
+    )
     parser.add_argument("--dir", default=str(REPO_ROOT / ".develop"))
     parser.add_argument(
         "--modbus-port", type=int, default=int(os.environ.get("MICRODC_SIM_MODBUS_PORT", "5020"))
     )
     parser.add_argument(
         "--bacnet-port", type=int, default=int(os.environ.get("MICRODC_SIM_BACNET_PORT", "47809"))
+    )
+    parser.add_argument(
+        "--local-bacnet-port",
+        type=int,
+        default=int(os.environ.get("MICRODC_HA_BACNET_PORT", "47808")),
+        help="the UDP port of Home Assistant's own BACnet/IP socket",
     )
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))

@@ -377,6 +377,8 @@ def demo_setup_command(log_dir: Path, ports: dict[str, int]) -> list[str]:
         str(ports["modbus"]),
         "--bacnet-port",
         str(ports["bacnet"]),
+        "--local-bacnet-port",
+        str(ports["ha_bacnet"]),
     ]
 
 
@@ -422,6 +424,8 @@ def main() -> int:
         "modbus": int(os.environ.get("MICRODC_SIM_MODBUS_PORT", "5020")),
         "bacnet": int(os.environ.get("MICRODC_SIM_BACNET_PORT", "47809")),
         "control": int(os.environ.get("MICRODC_SIM_CONTROL_PORT", "8124")),
+        # Home Assistant's own BACnet/IP socket, which the demo site binds to 127.0.0.1.
+        "ha_bacnet": int(os.environ.get("MICRODC_HA_BACNET_PORT", "47808")),
     }
     return supervise(config, base, ports, demo=not args.bare)
 
