@@ -214,7 +214,7 @@ def test_energy_dashboard_shows_reused_heat_and_it_energy(
     demo: Demo, browser: webdriver.Chrome
 ) -> None:
     browser.get(f"{demo.url}/energy")
-    text = ui.wait_for_text(browser, "Gas", timeout=60)
+    text = ui.wait_for_text(browser, "Gas", "Rack IT", timeout=60)
     assert not BROKEN.search(text), BROKEN.search(text)
     _screenshot(browser, "energy.png")
     _no_microdc_console_errors(browser)
