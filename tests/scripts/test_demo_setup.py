@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+import signal
 import socket
 import subprocess
 import sys
@@ -129,3 +130,8 @@ def test_a_second_run_creates_nothing_and_keeps_what_the_user_changed(tmp_path: 
         assert "sensor.rack_pdu_it_power" not in after["states"]
         assert "automation.ups_on_battery_notify" not in after["states"]
         assert after["states"] == before["states"] - {"automation.ups_on_battery_notify"}
+
+        # Ctrl-C: everything stops, and the console's reader thread with it.
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(60) == 128 + signal.SIGINT
+        console.wait_closed()

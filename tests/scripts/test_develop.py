@@ -183,7 +183,13 @@ class Console:
                 self._queue.put(line.rstrip("\n"))
             self._queue.put(None)
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._thread = threading.Thread(target=pump, daemon=True)
+        self._thread.start()
+
+    def wait_closed(self, timeout: float = 10.0) -> None:
+        """Until the process's stdout is closed and its reader is gone."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive()
 
     def wait_for(self, pattern: str, timeout: float = START_TIMEOUT_S) -> re.Match[str]:
         deadline = time.monotonic() + timeout
