@@ -87,6 +87,7 @@ class HomeAssistantProcess:
     _pending: dict[int, asyncio.Future[Any]] = field(default_factory=dict)
     _subscriptions: dict[int, Callable[[Any], None]] = field(default_factory=dict)
     _reader: asyncio.Task[None] | None = None
+    flow_retries: int = 0
 
     @classmethod
     async def start(
@@ -180,10 +181,16 @@ class HomeAssistantProcess:
             return json.loads(text) if text else None
 
     async def flow(
-        self, start_path: str, handler: Any, answers: Mapping[str, Answer]
+        self, start_path: str, handler: Any, answers: Mapping[str, Answer], retries: int = 2
     ) -> dict[str, Any]:
-        """Run a config (or subentry) flow over REST to its end; the created result."""
+        """Run a config (or subentry) flow over REST to its end; the created result.
+
+        A step that shows errors is submitted again up to ``retries`` times (counted in
+        ``flow_retries``).
+        """
+        retried = 0
         result = await self.rest("POST", start_path, {"handler": handler})
+        body: dict[str, Any] = {}
         for _ in range(20):
             kind = result["type"]
             if kind == "create_entry":
@@ -191,9 +198,15 @@ class HomeAssistantProcess:
             if kind not in ("form", "menu"):
                 raise FlowError(f"{handler}: flow ended as {kind}: {result}")
             if result.get("errors"):
-                raise FlowError(f"{handler}: step {result['step_id']}: {result['errors']}")
-            answer = answers[result["step_id"]]
-            body = dict(answer(result) if callable(answer) else answer)
+                # As a person would: submit once more (a device busy being read may be late).
+                if retried >= retries:
+                    raise FlowError(f"{handler}: step {result['step_id']}: {result['errors']}")
+                retried += 1
+                self.flow_retries += 1
+                await asyncio.sleep(2)
+            else:
+                answer = answers[result["step_id"]]
+                body = dict(answer(result) if callable(answer) else answer)
             result = await self.rest("POST", f"{start_path}/{result['flow_id']}", body)
         raise FlowError(f"{handler}: too many steps")
 
