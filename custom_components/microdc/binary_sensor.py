@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -143,7 +144,7 @@ def _describe_flags(
     for flag in point.options:
         # A profile's translation key names its flags: <key>_<flag> (a made-up bitfield's
         # flags are named from their keys).
-        naming: dict[str, str] = (
+        naming: dict[str, Any] = (
             {"translation_key": f"{point.translation_key}_{flag}"}
             if point.translation_key is not None
             else {"name": name_from_key(f"{point.key}_{flag}")}
