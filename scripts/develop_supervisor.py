@@ -19,6 +19,7 @@ the simulator keeps running.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 import contextlib
 import ctypes
 import json
@@ -70,14 +71,21 @@ def say(message: str) -> None:
 def prepare_config(config: Path) -> None:
     """Links to the integration and blueprints, configuration.yaml if missing, old http: gone."""
     (config / "custom_components").mkdir(parents=True, exist_ok=True)
-    (config / "blueprints" / "automation").mkdir(parents=True, exist_ok=True)
+    blueprints = config / "blueprints" / "automation" / "microdc"
+    if blueprints.is_symlink():
+        # Older versions linked the folder; Home Assistant's glob("**/*.yaml") does not
+        # descend into a linked folder (Python 3.13+), so it found no blueprint.
+        blueprints.unlink()
+    blueprints.mkdir(parents=True, exist_ok=True)
+    sources = REPO_ROOT / "blueprints" / "automation" / "microdc"
     links = {
         config / "custom_components" / "microdc": REPO_ROOT / "custom_components" / "microdc",
-        config / "blueprints" / "automation" / "microdc": REPO_ROOT
-        / "blueprints"
-        / "automation"
-        / "microdc",
     }
+    # One link per blueprint file: edits in the repository show after a blueprint reload.
+    links |= {blueprints / source.name: source for source in sources.glob("*.yaml")}
+    for stale in blueprints.iterdir():
+        if stale.is_symlink() and stale not in links:
+            stale.unlink()
     for link, target in links.items():
         # Relative: the same tree is seen inside and outside the root file system.
         relative = os.path.relpath(target, link.parent)
@@ -273,10 +281,15 @@ def _raise_stopping(signum: int, _frame: object) -> None:
     raise Stopping(signum)
 
 
-def supervise(config: Path, log_dir: Path, ports: dict[str, int]) -> int:
-    """Run the simulator once and Home Assistant until it exits other than to restart."""
+def supervise(config: Path, log_dir: Path, ports: dict[str, int], *, demo: bool = False) -> int:
+    """Run the simulator once and Home Assistant until it exits other than to restart.
+
+    With ``demo``, scripts/demo_setup.py configures the demo site once Home Assistant first
+    serves (it is idempotent, so a later run of scripts/develop runs it again harmlessly).
+    """
     simulator: subprocess.Popen[str] | None = None
     hass: subprocess.Popen[str] | None = None
+    setup: subprocess.Popen[str] | None = None
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_stopping)
     try:
@@ -317,9 +330,18 @@ def supervise(config: Path, log_dir: Path, ports: dict[str, int]) -> int:
             pin_http_store(config, ports["ha"])
             hass = start([sys.executable, "-m", "homeassistant", "-c", str(config)])
             say(f"Home Assistant with microdc is starting: open {url}")
-            say("  then Settings > Devices & services > Add integration > microdc.")
+            if demo:
+                say("  the demo site is configured once it serves (scripts/develop --bare: not).")
+            else:
+                say("  then Settings > Devices & services > Add integration > microdc.")
             say("  Ctrl-C stops Home Assistant and the simulator.")
-            code = wait_for_hass(hass, simulator, ports["ha"], url)
+
+            def on_serving() -> None:
+                nonlocal setup
+                if demo and setup is None:
+                    setup = start(demo_setup_command(log_dir, ports))
+
+            code = wait_for_hass(hass, simulator, ports["ha"], url, on_serving)
             if code is None:
                 say(f"microdc: the simulator stopped; see {log_dir / 'simulator.log'}")
                 return 1
@@ -332,16 +354,40 @@ def supervise(config: Path, log_dir: Path, ports: dict[str, int]) -> int:
             say(f"microdc: Home Assistant exited to restart (code {code}); starting it again")
     except Stopping as stopping:
         say("microdc: stopping Home Assistant and the simulator")
+        stop(setup)
         stop(hass)
         stop(simulator)
         return 128 + stopping.signum
     finally:
+        stop(setup)
         stop(hass)
         stop(simulator)
 
 
+def demo_setup_command(log_dir: Path, ports: dict[str, int]) -> list[str]:
+    """scripts/demo_setup.py for this Home Assistant and simulator."""
+    return [
+        sys.executable,
+        str(REPO_ROOT / "scripts" / "demo_setup.py"),
+        "--url",
+        f"http://{HOST}:{ports['ha']}",
+        "--dir",
+        str(log_dir),
+        "--modbus-port",
+        str(ports["modbus"]),
+        "--bacnet-port",
+        str(ports["bacnet"]),
+        "--local-bacnet-port",
+        str(ports["ha_bacnet"]),
+    ]
+
+
 def wait_for_hass(
-    hass: subprocess.Popen[str], simulator: subprocess.Popen[str], port: int, url: str
+    hass: subprocess.Popen[str],
+    simulator: subprocess.Popen[str],
+    port: int,
+    url: str,
+    on_serving: Callable[[], None] | None = None,
 ) -> int | None:
     """Home Assistant's exit code, or None if the simulator stops first. Says when it serves."""
     announced = False
@@ -355,12 +401,17 @@ def wait_for_hass(
         if not announced and answers(port):
             announced = True
             say(f"Home Assistant (pid {hass.pid}) is serving {url}")
+            if on_serving is not None:
+                on_serving()
 
 
 def main() -> int:
     """Entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", default=".develop", help="where config and logs live")
+    parser.add_argument(
+        "--bare", action="store_true", help="no demo set-up: an unconfigured Home Assistant"
+    )
     args = parser.parse_args()
     # The simulator's site loader, wherever this file is run from.
     if str(REPO_ROOT) not in sys.path:
@@ -373,8 +424,10 @@ def main() -> int:
         "modbus": int(os.environ.get("MICRODC_SIM_MODBUS_PORT", "5020")),
         "bacnet": int(os.environ.get("MICRODC_SIM_BACNET_PORT", "47809")),
         "control": int(os.environ.get("MICRODC_SIM_CONTROL_PORT", "8124")),
+        # Home Assistant's own BACnet/IP socket, which the demo site binds to 127.0.0.1.
+        "ha_bacnet": int(os.environ.get("MICRODC_HA_BACNET_PORT", "47808")),
     }
-    return supervise(config, base, ports)
+    return supervise(config, base, ports, demo=not args.bare)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 A port of 0 picks a free one. When every server listens, one line of JSON goes to stdout:
 ``{"ready": true, "modbus": {"host", "port"}, "bacnet": {"host", "port", "device_instance"},
 "control": {"host", "port"}, "speed": X, "seed": N}`` (``bacnet`` is null for a site without
-one). It runs until SIGINT or SIGTERM, then closes every server and exits 0. Logs go to stderr.
+one). ``--fleet FILE`` serves many devices instead of a site (simulator/fleet.py, its own ready
+line); ``--modbus-port`` and ``--bacnet-port`` are then the first of consecutive ports (0: free
+ones). It runs until SIGINT or SIGTERM, then closes every server and exits 0. Logs go to stderr.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="microdc's site simulator: Modbus TCP and BACnet/IP over a thermal model.",
     )
     parser.add_argument("--site", help="site file (YAML); default: the built-in demo site")
+    parser.add_argument("--fleet", help="fleet file (YAML): many devices, no thermal model")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--modbus-port", type=_port, default=5020)
     parser.add_argument("--bacnet-port", type=_port, default=47808)
@@ -55,8 +58,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+async def _until_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+async def run_fleet(args: argparse.Namespace) -> None:
+    """The fleet mode: every gateway and controller of the fleet file, until a signal."""
+    from simulator.fleet import FleetRunner, load_fleet, start_fleet_control  # noqa: PLC0415
+
+    runner = FleetRunner(
+        load_fleet(args.fleet),
+        host=args.host,
+        modbus_port=args.modbus_port,
+        bacnet_port=args.bacnet_port,
+        speed=args.speed,
+    )
+    control = None
+    try:
+        await runner.start()
+        control = await start_fleet_control(runner, args.host, args.control_port)
+        sys.stdout.write(json.dumps(runner.ready_info()) + "\n")
+        sys.stdout.flush()
+        await _until_signal()
+    finally:
+        if control is not None:
+            await control.cleanup()
+        await runner.stop()
+
+
 async def run(args: argparse.Namespace) -> None:
     """Start everything, print the ready line, wait for a signal, stop everything."""
+    if args.fleet is not None:
+        await run_fleet(args)
+        return
     site = load_site(args.site)
     runner = SimulatorRunner(
         site,

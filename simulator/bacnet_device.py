@@ -108,6 +108,7 @@ class ObjectSpec:
     cov_increment: float = 0.1
     min_value: float = 0.0
     max_value: float = 100.0
+    cov: bool = True  # False: SubscribeCOV on this object is refused (the poll serves it)
 
     @property
     def commandable(self) -> bool:
@@ -198,6 +199,7 @@ def _object_spec(index: int, raw: Any) -> ObjectSpec:
         cov_increment=float(raw.get("cov_increment", 0.1)),
         min_value=float(raw.get("min", 0.0)),
         max_value=float(raw.get("max", 100.0)),
+        cov=bool(raw.get("cov", True)),
     )
     if spec.type.endswith("input") and not spec.quantity:
         raise SiteFileError(f"{where}: an input needs the model quantity it shows")
@@ -362,6 +364,8 @@ class BacnetDevice:
             obj = _build_object(spec)
             self._app.add_object(obj)
             self._objects[spec] = obj
+            if not spec.cov:
+                self._app.cov_refused.add((spec.type, spec.instance))
         await self._wait_bound()
         self.sync()
         _LOGGER.info("BACnet device %s listening on %s", self.spec.instance, self.address)

@@ -26,7 +26,10 @@ from bacpypes3.app import Application  # type: ignore[import-untyped]
 from bacpypes3.appservice import ApplicationServiceAccessPoint  # type: ignore[import-untyped]
 from bacpypes3.basetypes import Segmentation  # type: ignore[import-untyped]
 from bacpypes3.comm import bind  # type: ignore[import-untyped]
-from bacpypes3.errors import UnrecognizedService  # type: ignore[import-untyped]
+from bacpypes3.errors import (  # type: ignore[import-untyped]
+    ExecutionError,
+    UnrecognizedService,
+)
 from bacpypes3.ipv4 import IPv4DatagramServer  # type: ignore[import-untyped]
 from bacpypes3.ipv4.bvll import BVLLCodec  # type: ignore[import-untyped]
 from bacpypes3.ipv4.service import BIPNormal, UDPMultiplexer  # type: ignore[import-untyped]
@@ -142,6 +145,8 @@ class DeviceApplication(Application):  # type: ignore[misc]
         self.add_object(device_object)
         self.request_counts: Counter[str] = Counter()
         self.rpm_enabled = True
+        # Objects that refuse SubscribeCOV, as controllers that offer COV on a few objects do.
+        self.cov_refused: set[tuple[str, int]] = set()
 
     async def indication(self, apdu: Any) -> None:
         name = type(apdu).__name__
@@ -153,6 +158,14 @@ class DeviceApplication(Application):  # type: ignore[misc]
         if not self.rpm_enabled:
             raise UnrecognizedService("read-property-multiple is switched off")
         await super().do_ReadPropertyMultipleRequest(apdu)
+
+    async def do_SubscribeCOVRequest(self, apdu: Any) -> None:  # noqa: N802
+        object_id = apdu.monitoredObjectIdentifier
+        if (str(object_id[0]), int(object_id[1])) in self.cov_refused:
+            raise ExecutionError(
+                errorClass="services", errorCode="optionalFunctionalityNotSupported"
+            )
+        await super().do_SubscribeCOVRequest(apdu)
 
     async def response(self, apdu: Any) -> None:
         # bacpypes3 limits a response only by the client's max APDU. A controller that cannot

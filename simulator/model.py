@@ -58,7 +58,9 @@ it_energy = Σ delivered + Σ rejected + stored, up to the Euler step's tiny err
 
 Quantity names (``quantities()`` lists them all with values):
 time_s, time_of_day_h, shop_open, it_power_w, it_energy_wh (the PDU's counter), pdu_voltage_v,
-pdu_current_a, ups_status.<online|on_battery|low_battery|charging|bypass|fault> (0/1),
+pdu_current_a, ups_status.<online|on_battery|low_battery|charging|bypass|fault|input_bad|
+output_off|self_test|high_efficiency|info_alert> (0/1; the last three stay 0: the model runs no
+self test, no eco mode and raises no alerts, but a real card's status word has those bits),
 ups_output_source.<normal|battery|bypass|off> (0/1), ups_battery_charge_pct, ups_runtime_s,
 ups_load_pct, ups_input_voltage_v, ups_output_power_w, inlet_temperature_c,
 exhaust_temperature_c, humidity_pct, door_open, room_ac_power_w, loop_supply_temperature_c,
@@ -83,7 +85,19 @@ from simulator import water
 from simulator.faults import FaultBoard
 from simulator.site import Site, SiteError
 
-UPS_FLAGS = ("online", "on_battery", "low_battery", "charging", "bypass", "fault")
+UPS_FLAGS = (
+    "online",
+    "on_battery",
+    "low_battery",
+    "charging",
+    "bypass",
+    "fault",
+    "input_bad",
+    "output_off",
+    "self_test",
+    "high_efficiency",
+    "info_alert",
+)
 UPS_SOURCES = ("normal", "battery", "bypass", "off")
 DAY_S = 86400.0
 
@@ -323,6 +337,11 @@ class SiteModel:
             "charging": mains and self.battery_wh < battery_full,
             "bypass": False,
             "fault": not output_on,
+            "input_bad": not mains,
+            "output_off": not output_on,
+            "self_test": False,
+            "high_efficiency": False,
+            "info_alert": False,
         }
         for flag in UPS_FLAGS:
             q[f"ups_status.{flag}"] = float(flags[flag])

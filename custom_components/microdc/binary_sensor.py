@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -119,8 +120,11 @@ def _describe_bool(
 def _describe_ups_flags(
     point: Point, points: Mapping[str, Point]
 ) -> Iterable[MicrodcBinarySensorEntityDescription]:
+    derives_low = any(_with_role(points, r) for r in (Role.UPS_RUNTIME, Role.UPS_BATTERY_CHARGE))
     for flag, (translation_key, device_class) in _UPS_FLAGS.items():
-        if flag not in point.options:
+        # A card without a low-battery flag (APC's AN176 has none) still gets the sensor when
+        # the UPS reports its runtime or charge: the site's limits decide then.
+        if flag not in point.options and not (flag == "low_battery" and derives_low):
             continue
         yield MicrodcBinarySensorEntityDescription(
             key=translation_key,
@@ -138,9 +142,16 @@ def _describe_flags(
 ) -> Iterable[MicrodcBinarySensorEntityDescription]:
     category = EntityCategory(point.entity_category) if point.entity_category else None
     for flag in point.options:
+        # A profile's translation key names its flags: <key>_<flag> (a made-up bitfield's
+        # flags are named from their keys).
+        naming: dict[str, Any] = (
+            {"translation_key": f"{point.translation_key}_{flag}"}
+            if point.translation_key is not None
+            else {"name": name_from_key(f"{point.key}_{flag}")}
+        )
         yield MicrodcBinarySensorEntityDescription(
             key=f"{point.key}_{flag}",
-            name=name_from_key(f"{point.key}_{flag}"),
+            **naming,
             point=point,
             entity_category=category,
             entity_registry_enabled_default=point.enabled_by_default,

@@ -31,6 +31,24 @@ def test_every_blueprint_is_valid() -> None:
         assert blueprint.name, path.name
 
 
+def test_every_microdc_blueprint_is_found() -> None:
+    """The check above sees each shipped blueprint (a moved or renamed file would drop out)."""
+    assert {p.name for p in _blueprint_files()} >= {
+        "ups_power_events.yaml",
+        "divert_heat_by_occupancy_and_weather.yaml",
+        "share_heat_between_tenants.yaml",
+        "heat_safety_alert.yaml",
+    }
+
+
+def test_every_blueprint_needs_this_home_assistant() -> None:
+    """The heat blueprints declare the release they are written for."""
+    for path in _blueprint_files():
+        if path.name != "ups_power_events.yaml":
+            meta = load_yaml_dict(path)["blueprint"]
+            assert meta["homeassistant"]["min_version"] == "2026.10.0", path.name
+
+
 def test_validation_rejects_a_broken_blueprint() -> None:
     """The check above can fail: a blueprint of the wrong domain, and one with no trigger."""
     wrong_domain = {"blueprint": {"name": "x", "domain": "script", "input": {}}, "sequence": []}

@@ -183,7 +183,13 @@ class Console:
                 self._queue.put(line.rstrip("\n"))
             self._queue.put(None)
 
-        threading.Thread(target=pump, daemon=True).start()
+        self._thread = threading.Thread(target=pump, daemon=True)
+        self._thread.start()
+
+    def wait_closed(self, timeout: float = 10.0) -> None:
+        """Until the process's stdout is closed and its reader is gone."""
+        self._thread.join(timeout)
+        assert not self._thread.is_alive()
 
     def wait_for(self, pattern: str, timeout: float = START_TIMEOUT_S) -> re.Match[str]:
         deadline = time.monotonic() + timeout
@@ -212,10 +218,10 @@ def _alive(pid: int) -> bool:
 
 
 @contextlib.contextmanager
-def _supervisor(base: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+def _supervisor(base: Path, env: dict[str, str], *args: str) -> Iterator[subprocess.Popen[str]]:
     """Run the supervisor; whatever happens, end it and every child it started."""
     process = subprocess.Popen(
-        [sys.executable, str(SUPERVISOR), "--dir", str(base)],
+        [sys.executable, str(SUPERVISOR), "--dir", str(base), *args],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -257,7 +263,9 @@ def test_develop_serves_on_its_port_restarts_on_code_100_and_stops_on_sigint(
     env["PYTHONPATH"] = str(REPO_ROOT)
     ha_port, bacnet_port = ports["MICRODC_HA_PORT"], ports["MICRODC_SIM_BACNET_PORT"]
     url = f"http://127.0.0.1:{ha_port}"
-    with _supervisor(tmp_path, env) as process:
+    # --bare: the demo set-up has its own test (test_demo_setup.py); this one is about the
+    # supervisor's address and restarts.
+    with _supervisor(tmp_path, env, "--bare") as process:
         console = Console(process)
         simulator_pid = int(console.wait_for(r"Site simulator ready \(pid (\d+)\)")[1])
         first = int(console.wait_for(rf"Home Assistant \(pid (\d+)\) is serving {url}$")[1])
@@ -276,6 +284,9 @@ def test_develop_serves_on_its_port_restarts_on_code_100_and_stops_on_sigint(
         assert "Using pending HTTP config" not in log
         assert not re.search(r"^http:", (config / "configuration.yaml").read_text(), re.M)
 
+        # The first line can come before startup completes (the time pattern fires on the next
+        # whole second, and a fast start reaches it first); the second comes a second later.
+        console.wait_for("microdc-test running")
         console.wait_for("microdc-test running")
         # SIGHUP takes Home Assistant's own restart path: it stops and exits with code 100,
         # as after the UI's restart or the HTTP revert.
@@ -293,3 +304,18 @@ def test_develop_serves_on_its_port_restarts_on_code_100_and_stops_on_sigint(
         assert process.wait(60) == 128 + signal.SIGINT
         assert not _alive(second)
         assert not _alive(simulator_pid)
+
+
+def test_prepare_links_each_blueprint_where_home_assistant_finds_it(tmp_path: Path) -> None:
+    """Home Assistant lists blueprints with glob("**/*.yaml"), which does not enter a linked
+    folder (Python 3.13+): an older .develop's folder link is replaced by one link per file."""
+    folder = tmp_path / "blueprints" / "automation" / "microdc"
+    folder.parent.mkdir(parents=True)
+    folder.symlink_to(REPO_ROOT / "blueprints" / "automation" / "microdc")
+    supervisor.prepare_config(tmp_path)
+    found = sorted(p.name for p in (tmp_path / "blueprints").glob("**/*.yaml"))
+    shipped = sorted(
+        p.name for p in (REPO_ROOT / "blueprints" / "automation" / "microdc").glob("*.yaml")
+    )
+    assert found == shipped
+    assert shipped

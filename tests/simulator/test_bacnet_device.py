@@ -449,3 +449,32 @@ def test_site_file_errors(change: Callable[[dict[str, Any]], None], message: str
     change(section)
     with pytest.raises(SiteFileError, match=message):
         DeviceSpec.from_site(section)
+
+
+async def test_object_without_cov_refuses_subscription(
+    socket_enabled: None, client: Client
+) -> None:
+    # A controller that offers COV on some objects only (the fleet's plant-room controllers).
+    raw = yaml.safe_load(SITE.read_text())["bacnet"]
+    raw["objects"][0]["cov"] = False
+    spec = DeviceSpec.from_site(raw)
+    refused, accepted = spec.objects[0], spec.objects[1]
+    device = BacnetDevice(spec, StandInModel(), StandInFaults(), host="127.0.0.1", port=0)
+    await device.start()
+    try:
+        address = Address(device.address)
+        with pytest.raises(ErrorPDU) as error:
+            await client.request(
+                _subscribe_request(
+                    address, oid(f"{refused.type},{refused.instance}"), process_id=3, lifetime=60
+                )
+            )
+        assert str(error.value.errorCode) == "optional-functionality-not-supported"
+        await client.request(
+            _subscribe_request(
+                address, oid(f"{accepted.type},{accepted.instance}"), process_id=4, lifetime=60
+            )
+        )
+        assert len(device.app.subscribers()) == 1  # the accepted subscription only
+    finally:
+        device.close()

@@ -199,12 +199,16 @@ def test_mains_outage_drains_the_battery_until_the_ups_drops_the_load() -> None:
     model = _model()
     model.step(600.0)
     assert model.quantity("ups_status.online") == 1.0
+    for idle in ("input_bad", "output_off", "self_test", "high_efficiency", "info_alert"):
+        assert model.quantity(f"ups_status.{idle}") == 0.0, idle
     full_runtime = model.quantity("ups_runtime_s")
     model.faults.add({"fault": "mains_outage"})
     model.step(600.0)
     assert model.quantity("ups_status.on_battery") == 1.0
     assert model.quantity("ups_status.online") == 0.0
     assert model.quantity("ups_input_voltage_v") == 0.0
+    assert model.quantity("ups_status.input_bad") == 1.0
+    assert model.quantity("ups_status.output_off") == 0.0
     assert model.quantity("ups_battery_charge_pct") < 100.0
     assert model.quantity("ups_runtime_s") < full_runtime
     assert model.quantity("ups_status.low_battery") == 0.0
@@ -214,6 +218,7 @@ def test_mains_outage_drains_the_battery_until_the_ups_drops_the_load() -> None:
     assert model.quantity("ups_runtime_s") < 300.0
     model.step(900.0)
     assert model.quantity("ups_output_source.off") == 1.0
+    assert model.quantity("ups_status.output_off") == 1.0
     assert model.quantity("it_power_w") == 0.0
     model.faults.clear()
     model.step(60.0)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from custom_components.microdc.lib.profile import BUILTIN_PROFILES_DIR, Profile, load_profiles
 from custom_components.microdc.lib.devices.modbus import ModbusDevice
+from custom_components.microdc.lib.profile import BUILTIN_PROFILES_DIR, Profile, load_profiles
 from custom_components.microdc.lib.protocols.modbus import Endpoint, ModbusConnection
 from tests.real_devices import CONSTANTS, QUANTITIES, UNITS, site_with_real_devices
 from tests.simulator_process import SimulatorProcess, start_simulator

@@ -1,0 +1,803 @@
+"""Configure the demo site in a running Home Assistant through its public APIs only.
+
+    python scripts/demo_setup.py --url http://127.0.0.1:8123 --dir .develop \
+        --modbus-port 5020 --bacnet-port 47809
+
+What a person would click, in order: onboarding (a local user, core config, analytics,
+integrations), the microdc site, its devices (the simulator's four Modbus units and its BACnet
+controller with the objects' roles), the heat destinations with their valves, the energy
+dashboard, an example automation per blueprint and the microdc dashboard
+(``dashboards/microdc.yaml``). It writes no Home Assistant file: every change goes through the
+REST and websocket APIs, as the frontend's would.
+
+It is idempotent, and it keeps what the user changed. Each step is looked up first through the
+APIs (the flows' own duplicate checks, the lists of entries, automations, dashboards) and done
+only when what it makes is missing; and each step done is recorded in ``<dir>/demo.json``, so a
+thing the demo made once and the user then changed or deleted is left as the user left it (a
+renamed entity keeps its name, a deleted automation stays deleted, an edited dashboard or
+energy set-up is not overwritten). ``<dir>/login.json`` keeps the generated password of the
+demo user; it is git-ignored with the rest of ``<dir>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+import json
+import os
+from pathlib import Path
+import secrets
+import sys
+import time
+from typing import Any
+
+import aiohttp
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DASHBOARD_FILE = REPO_ROOT / "dashboards" / "microdc.yaml"
+DASHBOARD_URL_PATH = "microdc"
+USERNAME = "demo"
+SITE_NAME = "Demo site"
+HOST = "127.0.0.1"
+READY_TIMEOUT_S = 180.0
+ENTITIES_TIMEOUT_S = 120.0
+
+# The simulator's Modbus units (simulator/sites/demo.yaml), with the short names a person gives
+# them; the names make the entity ids the dashboard uses (sensor.rack_pdu_power, ...).
+MODBUS_DEVICES = (
+    ("Rack PDU", 1, "demo_rack_pdu"),
+    ("UPS", 2, "demo_ups"),
+    ("Environment", 3, "demo_environment"),
+    ("Heat meter", 4, "demo_heat_meter"),
+)
+BACNET_NAME = "HVAC controller"
+BACNET_INSTANCE = 47110
+# The role of each of the controller's objects, by object name.
+BACNET_ROLES: dict[str, str] = {
+    "LOOP-SUPPLY-T": "loop_supply_temperature",
+    "LOOP-RETURN-T": "loop_return_temperature",
+    "LOOP-FLOW": "loop_flow",
+    "OUTDOOR-T": "outdoor_temperature",
+    "STOCKROOM-T": "space_temperature",
+    "TENANT-A-T": "space_temperature",
+    "TENANT-B-T": "space_temperature",
+    "STOCKROOM-OCC": "occupancy",
+    "VLV-STOCKROOM": "valve_position",
+    "VLV-TENANT-A": "valve_position",
+    "VLV-TENANT-B": "valve_position",
+    "VLV-SHARED-LOOP": "valve_position",
+    "VLV-DRY-COOLER": "valve_position",
+    "LOOP-PUMP": "pump_command",
+}
+# Heat destinations: name, kind, the controller's valve object that sends heat there.
+DESTINATIONS = (
+    ("Stockroom", "stockroom", "VLV-STOCKROOM"),
+    ("Tenant A", "tenant", "VLV-TENANT-A"),
+    ("Tenant B", "tenant", "VLV-TENANT-B"),
+    ("Shared loop", "shared_loop", "VLV-SHARED-LOOP"),
+)
+
+# The valves the demo sets once: tenant A takes the loop's heat, the dry cooler none.
+SEND_HEAT = (
+    ("number.hvac_controller_vlv_tenant_a", 100),
+    ("number.hvac_controller_vlv_dry_cooler", 0),
+)
+
+
+def say(message: str) -> None:
+    """One line on the console, at once (the console may be a pipe)."""
+    print(message, flush=True)
+
+
+class SetupError(RuntimeError):
+    """A step failed in a way the user should hear about."""
+
+
+class Record:
+    """What the demo has done before (``demo.json``): done steps are never redone."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done: dict[str, Any] = {}
+        if path.exists():
+            self.done = dict(json.loads(path.read_text()).get("done", {}))
+
+    def __contains__(self, step: str) -> bool:
+        return step in self.done
+
+    def mark(self, step: str, value: Any = True) -> None:
+        self.done[step] = value
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps({"done": self.done}, indent=2) + "\n")
+        partial.replace(self.path)
+
+    def forget(self) -> None:
+        self.done = {}
+        self.path.unlink(missing_ok=True)
+
+
+def field_defaults(schema: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The values a form would submit untouched: each field's default, sections included."""
+    values: dict[str, Any] = {}
+    for field in schema:
+        if field.get("type") == "expandable":
+            values[field["name"]] = field_defaults(field["schema"])
+        elif "suggested_value" in (field.get("description") or {}):
+            values[field["name"]] = field["description"]["suggested_value"]
+        elif "default" in field:
+            values[field["name"]] = field["default"]
+    return values
+
+
+def select_options(schema: Iterable[Mapping[str, Any]], name: str) -> list[dict[str, str]]:
+    """The options of a form's select field."""
+    for field in schema:
+        if field["name"] == name:
+            options: list[Any] = field["selector"]["select"]["options"]
+            return [o if isinstance(o, dict) else {"value": o, "label": o} for o in options]
+    raise SetupError(f"the form has no field {name!r}")
+
+
+class HomeAssistantClient:
+    """The REST and websocket APIs of one Home Assistant, as its frontend uses them."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session = session
+        self.url = url.rstrip("/")
+        self.client_id = f"{self.url}/"
+        self.token: str | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._next_id = 1
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def request(
+        self, method: str, path: str, body: Any = None, *, ok: Iterable[int] = (200, 201)
+    ) -> Any:
+        async with self.session.request(
+            method, f"{self.url}{path}", json=body, headers=self._headers()
+        ) as response:
+            text = await response.text()
+            if response.status not in set(ok):
+                raise SetupError(f"{method} {path} answered {response.status}: {text[:300]}")
+            return json.loads(text) if text else None
+
+    async def wait_until_serving(self) -> None:
+        """Until the HTTP API answers (onboarding views or not)."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while True:
+            try:
+                async with self.session.get(f"{self.url}/manifest.json") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            if time.monotonic() > deadline:
+                raise SetupError(f"Home Assistant at {self.url} did not answer in time")
+            await asyncio.sleep(0.5)
+
+    async def onboarding_status(self) -> dict[str, bool] | None:
+        """Each onboarding step and whether it is done; None once onboarding is over."""
+        async with self.session.get(f"{self.url}/api/onboarding") as response:
+            if response.status == 404:
+                return None
+            steps = await response.json()
+        return {step["step"]: step["done"] for step in steps}
+
+    async def exchange_code(self, code: str) -> None:
+        form = {"grant_type": "authorization_code", "code": code, "client_id": self.client_id}
+        async with self.session.post(f"{self.url}/auth/token", data=form) as response:
+            if response.status != 200:
+                raise SetupError(f"/auth/token answered {response.status}")
+            self.token = (await response.json())["access_token"]
+
+    async def login(self, username: str, password: str) -> bool:
+        """Log in as the login page does; False if the password is refused."""
+        flow = await self.request(
+            "POST",
+            "/auth/login_flow",
+            {
+                "client_id": self.client_id,
+                "handler": ["homeassistant", None],
+                "redirect_uri": f"{self.url}/?auth_callback=1",
+            },
+        )
+        result = await self.request(
+            "POST",
+            f"/auth/login_flow/{flow['flow_id']}",
+            {"username": username, "password": password, "client_id": self.client_id},
+        )
+        if result.get("type") != "create_entry":
+            return False
+        await self.exchange_code(result["result"])
+        return True
+
+    async def ws(self, command: str, **fields: Any) -> Any:
+        """One websocket command's result (the connection is opened on first use)."""
+        if self._ws is None:
+            self._ws = await self.session.ws_connect(f"{self.url}/api/websocket")
+            await self._ws.receive_json()  # auth_required
+            await self._ws.send_json({"type": "auth", "access_token": self.token})
+            if (await self._ws.receive_json())["type"] != "auth_ok":
+                raise SetupError("the websocket API refused the token")
+        message_id = self._next_id
+        self._next_id += 1
+        await self._ws.send_json({"id": message_id, "type": command, **fields})
+        while True:
+            reply = await self._ws.receive_json()
+            if reply.get("id") == message_id and reply.get("type") == "result":
+                break
+        if not reply["success"]:
+            raise SetupError(f"{command} failed: {reply['error']}")
+        return reply.get("result")
+
+    async def close(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+
+    # --- flows: a form at a time, as the frontend's dialogs submit them ---
+
+    async def flow(
+        self,
+        path: str,
+        start: Mapping[str, Any],
+        answer: Callable[[dict[str, Any]], Awaitable[dict[str, Any]] | dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Run a flow to its end: ``answer`` fills each form (or picks a menu's next step)."""
+        result: dict[str, Any] = await self.request("POST", path, dict(start))
+        for _ in range(20):
+            if result["type"] not in ("form", "menu"):
+                return result
+            filled = answer(result)
+            if not isinstance(filled, dict):
+                filled = await filled
+            result = await self.request("POST", f"{path}/{result['flow_id']}", filled)
+            if result["type"] == "form" and result.get("errors"):
+                raise SetupError(f"{path} step {result['step_id']}: {result['errors']}")
+        raise SetupError(f"{path} did not end")
+
+
+class DemoSetup:
+    """The demo's steps against one Home Assistant."""
+
+    def __init__(
+        self,
+        client: HomeAssistantClient,
+        state_dir: Path,
+        modbus_port: int,
+        bacnet_port: int,
+        local_bacnet_port: int,
+    ) -> None:
+        self.client = client
+        self.state_dir = state_dir
+        self.modbus_port = modbus_port
+        self.bacnet_port = bacnet_port
+        self.local_bacnet_port = local_bacnet_port
+        self.record = Record(state_dir / "demo.json")
+        self.login_file = state_dir / "login.json"
+        self.created: list[str] = []  # what this run made, for the summary
+        self.entry_id: str | None = None
+
+    # --- onboarding and login ---
+
+    async def onboard_and_login(self) -> tuple[str, str]:
+        """Onboard a fresh instance with the demo user, or log in as that user."""
+        client = self.client
+        status = await client.onboarding_status()
+        if status is not None and not status.get("user"):
+            # A fresh Home Assistant: whatever the record says is of an older instance.
+            self.record.forget()
+            password = secrets.token_urlsafe(12)
+            result = await client.request(
+                "POST",
+                "/api/onboarding/users",
+                {
+                    "client_id": client.client_id,
+                    "name": "Demo",
+                    "username": USERNAME,
+                    "password": password,
+                    "language": "en",
+                },
+            )
+            self.login_file.write_text(json.dumps({"username": USERNAME, "password": password}))
+            self.login_file.chmod(0o600)
+            await client.exchange_code(result["auth_code"])
+            self.created.append(f"user {USERNAME}")
+        else:
+            if not self.login_file.exists():
+                raise SetupError(
+                    f"Home Assistant has a user already, and {self.login_file} does not say "
+                    "who: configure the demo by hand, or delete the folder for a fresh start"
+                )
+            login = json.loads(self.login_file.read_text())
+            if not await client.login(login["username"], login["password"]):
+                raise SetupError(
+                    f"the password of {login['username']} in {self.login_file} was refused "
+                    "(changed in the UI?); the demo set-up leaves this instance alone"
+                )
+        status = await client.onboarding_status()
+        if status is not None:
+            if not status.get("core_config"):
+                await client.request("POST", "/api/onboarding/core_config", {})
+            if not status.get("analytics"):
+                await client.request("POST", "/api/onboarding/analytics", {})
+            if not status.get("integration"):
+                await client.request(
+                    "POST",
+                    "/api/onboarding/integration",
+                    {
+                        "client_id": client.client_id,
+                        "redirect_uri": f"{client.url}/?auth_callback=1",
+                    },
+                )
+        login = json.loads(self.login_file.read_text())
+        return login["username"], login["password"]
+
+    async def wait_until_running(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while (await self.client.request("GET", "/api/config"))["state"] != "RUNNING":
+            if time.monotonic() > deadline:
+                raise SetupError("Home Assistant did not finish starting")
+            await asyncio.sleep(0.5)
+
+    # --- the site and its devices ---
+
+    async def site(self) -> None:
+        entries = await self.client.request(
+            "GET", "/api/config/config_entries/entry?domain=microdc"
+        )
+        if entries:
+            self.entry_id = entries[0]["entry_id"]
+            return
+        if "site" in self.record:
+            say("microdc demo: the demo site was removed; it is not added again")
+            return
+        result = await self.client.flow(
+            "/api/config/config_entries/flow",
+            {"handler": "microdc", "show_advanced_options": False},
+            lambda _form: {"site_name": SITE_NAME},
+        )
+        if result["type"] != "create_entry":
+            raise SetupError(f"the site flow ended with {result}")
+        self.entry_id = result["result"]["entry_id"]
+        self.record.mark("site", self.entry_id)
+        self.created.append(f"site {SITE_NAME}")
+
+    async def site_options(self) -> None:
+        """The site's BACnet/IP socket on loopback, on a port of its own: the simulator is on
+        127.0.0.1, and another Home Assistant on this machine may hold the default 47808."""
+        if "site_options" in self.record:
+            return
+
+        def answer(form: dict[str, Any]) -> dict[str, Any]:
+            values = field_defaults(form["data_schema"])
+            values["bacnet"] = values.get("bacnet", {}) | {
+                "local_address": HOST,
+                "local_port": self.local_bacnet_port,
+            }
+            return values
+
+        result = await self.client.flow(
+            "/api/config/config_entries/options/flow", {"handler": self.entry_id}, answer
+        )
+        if result["type"] != "create_entry":
+            raise SetupError(f"the site's options ended with {result}")
+        self.record.mark("site_options")
+
+    async def subentries(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.client.ws(
+            "config_entries/subentries/list", entry_id=self.entry_id
+        )
+        return result
+
+    async def _add_subentry(
+        self,
+        step: str,
+        kind: str,
+        name: str,
+        answer: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> str | None:
+        """Run a subentry flow once; its subentry id, None if it existed already."""
+        # The REST API does not return a new subentry's id: it is the one that was not there.
+        known = {s["subentry_id"] for s in await self.subentries()}
+        result = await self.client.flow(
+            "/api/config/config_entries/subentries/flow",
+            {"handler": [self.entry_id, kind], "show_advanced_options": False},
+            answer,
+        )
+        if result["type"] == "abort" and result["reason"] == "already_configured":
+            self.record.mark(step, "existed")
+            return None
+        if result["type"] != "create_entry":
+            raise SetupError(f"adding {name} ended with {result}")
+        new = [s["subentry_id"] for s in await self.subentries() if s["subentry_id"] not in known]
+        if len(new) != 1:
+            raise SetupError(f"adding {name} made {len(new)} subentries")
+        subentry_id = str(new[0])
+        self.record.mark(step, subentry_id)
+        self.created.append(f"{kind} {name}")
+        return subentry_id
+
+    async def modbus_devices(self) -> dict[str, str]:
+        """Add the simulator's Modbus units; {subentry id: short name} of those added."""
+        added: dict[str, str] = {}
+        for name, unit_id, profile in MODBUS_DEVICES:
+            step = f"modbus:{unit_id}"
+            if step in self.record:
+                continue
+
+            def answer(
+                form: dict[str, Any], unit_id: int = unit_id, profile: str = profile
+            ) -> dict[str, Any]:
+                values = field_defaults(form["data_schema"])
+                return values | {
+                    "host": HOST,
+                    "port": self.modbus_port,
+                    "unit_id": unit_id,
+                    "profile": profile,
+                }
+
+            subentry_id = await self._add_subentry(step, "modbus_device", name, answer)
+            if subentry_id is not None:
+                added[subentry_id] = name
+        return added
+
+    async def bacnet_device(self) -> dict[str, str]:
+        """Add the controller, every object chosen, each with its role."""
+        step = f"bacnet:{BACNET_INSTANCE}"
+        if step in self.record:
+            return {}
+
+        def answer(form: dict[str, Any]) -> dict[str, Any]:
+            schema = form.get("data_schema") or []
+            step_id = form["step_id"]
+            if form["type"] == "menu":
+                return {"next_step_id": "manual"}
+            if step_id == "manual":
+                return {
+                    "address": f"{HOST}:{self.bacnet_port}",
+                    "device_instance": BACNET_INSTANCE,
+                }
+            if step_id == "filter":
+                return field_defaults(schema)
+            if step_id == "objects":
+                values = field_defaults(schema)
+                values["objects"] = [o["value"] for o in select_options(schema, "objects")]
+                return values
+            if step_id == "roles":
+                roles: dict[str, Any] = {}
+                for field in schema:
+                    select = field["selector"]["select"]
+                    for option in select_options(schema, field["name"]):
+                        if BACNET_ROLES.get(option["label"]) != field["name"]:
+                            continue
+                        if select.get("multiple"):
+                            roles.setdefault(field["name"], []).append(option["value"])
+                        else:
+                            roles[field["name"]] = option["value"]
+                return roles
+            raise SetupError(f"the BACnet flow asked for an unknown step {step_id}")
+
+        subentry_id = await self._add_subentry(step, "bacnet_device", BACNET_NAME, answer)
+        return {} if subentry_id is None else {subentry_id: BACNET_NAME}
+
+    async def heat_destinations(self, objects: Mapping[str, str]) -> None:
+        """The four destinations, each with the valve that sends heat there."""
+        titles = {
+            s["title"].casefold()
+            for s in await self.subentries()
+            if s["subentry_type"] == "heat_destination"
+        }
+        for name, kind, valve in DESTINATIONS:
+            step = f"destination:{kind}:{name}"
+            if step in self.record:
+                continue
+            if name.casefold() in titles:
+                self.record.mark(step, "existed")
+                continue
+
+            def answer(
+                form: dict[str, Any], name: str = name, kind: str = kind, valve: str = valve
+            ) -> dict[str, Any]:
+                schema = form["data_schema"]
+                key = objects[valve]
+                refs = [
+                    o["value"]
+                    for o in select_options(schema, "valves")
+                    if o["value"].endswith(f"/{key}") or valve in o["label"]
+                ]
+                if len(refs) != 1:
+                    raise SetupError(f"no single valve point for {valve}: {refs}")
+                return field_defaults(schema) | {"name": name, "kind": kind, "valves": refs}
+
+            await self._add_subentry(step, "heat_destination", name, answer)
+
+    # --- names a person would choose ---
+
+    async def entities(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = await self.client.ws("config/entity_registry/list")
+        return [e for e in result if e.get("config_entry_id") == self.entry_id]
+
+    async def wait_for_entities(
+        self, subentry_ids: Iterable[str]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The entities of each device subentry, once the site has loaded them all."""
+        wanted = set(subentry_ids)
+        deadline = time.monotonic() + ENTITIES_TIMEOUT_S
+        while True:
+            entry = await self.client.ws("config_entries/get_single", entry_id=self.entry_id)
+            devices = await self.client.ws("config/device_registry/list")
+            by_subentry: dict[str, str] = {}
+            for device in devices:
+                for subentry in (device.get("config_entries_subentries") or {}).get(
+                    self.entry_id, []
+                ):
+                    if subentry in wanted:
+                        by_subentry[subentry] = device["id"]
+            entities = await self.entities()
+            found = {
+                subentry: [e for e in entities if e["device_id"] == device_id]
+                for subentry, device_id in by_subentry.items()
+            }
+            if entry["config_entry"]["state"] == "loaded" and all(found.get(s) for s in wanted):
+                return found
+            if time.monotonic() > deadline:
+                raise SetupError(
+                    f"the site's devices did not appear: {sorted(wanted - set(found))}"
+                )
+            await asyncio.sleep(0.5)
+
+    async def short_names(self, added: Mapping[str, str]) -> None:
+        """Rename the devices just added and their entity ids, as the rename dialog does."""
+        from homeassistant.util import slugify  # noqa: PLC0415
+
+        if not added:
+            return
+        before = await self.wait_for_entities(added)
+        titles = {s["subentry_id"]: s["title"] for s in await self.subentries()}
+        renamed = False
+        for subentry_id, name in added.items():
+            if titles.get(subentry_id) != name:
+                await self.client.ws(
+                    "config_entries/subentries/update",
+                    entry_id=self.entry_id,
+                    subentry_id=subentry_id,
+                    title=name,
+                )
+                renamed = True
+        if renamed:
+            # The device registry takes the new names when the site loads again.
+            await self.client.request(
+                "POST", f"/api/config/config_entries/entry/{self.entry_id}/reload"
+            )
+        for subentry_id, name in added.items():
+            old = slugify(titles.get(subentry_id, name))
+            new = slugify(name)
+            for entity in before[subentry_id]:
+                domain, object_id = entity["entity_id"].split(".", 1)
+                if old == new or not object_id.startswith(f"{old}_"):
+                    continue
+                await self.client.ws(
+                    "config/entity_registry/update",
+                    entity_id=entity["entity_id"],
+                    new_entity_id=f"{domain}.{new}_{object_id[len(old) + 1 :]}",
+                )
+
+    async def bacnet_object_keys(self) -> dict[str, str]:
+        """The controller's point keys by object name, from the simulator's site file."""
+        from simulator.site import load_site  # noqa: PLC0415
+
+        site = load_site(None)
+        assert site.bacnet is not None
+        return {o.name: f"{o.type}_{o.instance}" for o in site.bacnet.objects}
+
+    # --- energy dashboard, automations, the microdc dashboard ---
+
+    async def site_entity(self, key: str) -> str | None:
+        for entity in await self.entities():
+            if entity["unique_id"].endswith(f"_{key}") and entity["device_id"] is not None:
+                device = entity["device_id"]
+                if device == await self._site_device_id():
+                    return str(entity["entity_id"])
+        return None
+
+    async def _site_device_id(self) -> str | None:
+        for device in await self.client.ws("config/device_registry/list"):
+            if [["microdc", self.entry_id]] == device["identifiers"]:
+                return str(device["id"])
+        return None
+
+    async def energy(self) -> None:
+        if "energy" in self.record:
+            return
+        reused = await self.site_entity("reused_heat")
+        it_energy = await self.site_entity("site_it_energy")
+        if reused is None or it_energy is None:
+            raise SetupError("the site's reused heat or IT energy sensor is missing")
+        prefs = await self.client.ws("energy/get_prefs") if await self._has_energy_prefs() else {}
+        sources = list(prefs.get("energy_sources", []))
+        devices = list(prefs.get("device_consumption", []))
+        changed = False
+        if not any(s.get("stat_energy_from") == reused for s in sources):
+            # No heat category in the energy dashboard: reused heat is shown as gas (DESIGN.md).
+            sources.append({"type": "gas", "stat_energy_from": reused, "stat_cost": None})
+            changed = True
+        if not any(d.get("stat_consumption") == it_energy for d in devices):
+            # The site's IT energy only: the PDU measures the same kWh; both would count twice.
+            devices.append({"stat_consumption": it_energy, "name": "Rack IT"})
+            changed = True
+        if changed:
+            await self.client.ws(
+                "energy/save_prefs", energy_sources=sources, device_consumption=devices
+            )
+            self.created.append("energy dashboard")
+        self.record.mark("energy")
+
+    async def _has_energy_prefs(self) -> bool:
+        try:
+            await self.client.ws("energy/get_prefs")
+        except SetupError:
+            return False  # "No prefs" until the first save
+        return True
+
+    async def automations(self) -> None:
+        blueprints = await self.client.ws("blueprint/list", domain="automation")
+        examples = {
+            "microdc/ups_power_events.yaml": (
+                "microdc_demo_ups_power_events",
+                "UPS on battery: notify",
+                {
+                    "on_battery_sensor": "binary_sensor.ups_on_battery",
+                    "low_battery_sensor": "binary_sensor.ups_low_battery",
+                    "on_battery_actions": [
+                        {
+                            "action": "persistent_notification.create",
+                            "data": {"title": "UPS", "message": "The rack's UPS is on battery."},
+                        }
+                    ],
+                    "power_back_actions": [
+                        {
+                            "action": "persistent_notification.create",
+                            "data": {"title": "UPS", "message": "Mains power is back."},
+                        }
+                    ],
+                },
+            )
+        }
+        for path in sorted(p for p in blueprints if p.startswith("microdc/")):
+            if path not in examples:
+                say(f"microdc demo: no example automation for the blueprint {path}")
+                continue
+            automation_id, alias, inputs = examples[path]
+            step = f"automation:{automation_id}"
+            if step in self.record:
+                continue
+            existing = await self.client.request(
+                "GET", f"/api/config/automation/config/{automation_id}", ok=(200, 404)
+            )
+            if existing is None or "message" in existing:
+                await self.client.request(
+                    "POST",
+                    f"/api/config/automation/config/{automation_id}",
+                    {
+                        "alias": alias,
+                        "description": f"Example of the blueprint {path}, made by the demo.",
+                        "use_blueprint": {"path": path, "input": inputs},
+                    },
+                )
+                self.created.append(f"automation {alias}")
+            self.record.mark(step)
+
+    async def dashboard(self) -> None:
+        if "dashboard" in self.record:
+            return
+        dashboards = await self.client.ws("lovelace/dashboards/list")
+        if not any(d["url_path"] == DASHBOARD_URL_PATH for d in dashboards):
+            await self.client.ws(
+                "lovelace/dashboards/create",
+                url_path=DASHBOARD_URL_PATH,
+                allow_single_word=True,
+                title="microdc",
+                icon="mdi:server-network",
+                show_in_sidebar=True,
+                require_admin=False,
+            )
+            config = yaml.safe_load(DASHBOARD_FILE.read_text())
+            await self.client.ws("lovelace/config/save", url_path=DASHBOARD_URL_PATH, config=config)
+            self.created.append("dashboard microdc")
+        self.record.mark("dashboard")
+
+    async def send_heat(self) -> None:
+        """Open one destination's valve, as a person would on the valve's entity, so the demo
+        reuses heat from the start (the heat router, when it lands, takes this over)."""
+        if "send_heat" in self.record:
+            return
+        states = {s["entity_id"] for s in await self.client.request("GET", "/api/states")}
+        for entity_id, _value in SEND_HEAT:
+            if entity_id not in states:
+                say(f"microdc demo: {entity_id} is missing; heat stays where it goes")
+                return
+        for entity_id, value in SEND_HEAT:
+            await self.client.request(
+                "POST", "/api/services/number/set_value", {"entity_id": entity_id, "value": value}
+            )
+        self.record.mark("send_heat")
+        self.created.append("heat sent to Tenant A")
+
+    async def run(self) -> tuple[str, str]:
+        await self.client.wait_until_serving()
+        user, password = await self.onboard_and_login()
+        await self.wait_until_running()
+        await self.site()
+        if self.entry_id is None:
+            return user, password
+        await self.site_options()
+        added = await self.modbus_devices()
+        added |= await self.bacnet_device()
+        await self.short_names(added)
+        await self.heat_destinations(await self.bacnet_object_keys())
+        await self.send_heat()
+        await self.energy()
+        await self.automations()
+        await self.dashboard()
+        return user, password
+
+
+async def async_main(args: argparse.Namespace) -> int:
+    # Before any task runs: nothing else waits on the loop yet.
+    state_dir = Path(args.dir).absolute()  # noqa: ASYNC240
+    state_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        client = HomeAssistantClient(session, args.url)
+        setup = DemoSetup(
+            client, state_dir, args.modbus_port, args.bacnet_port, args.local_bacnet_port
+        )
+        try:
+            user, password = await setup.run()
+        except SetupError as err:
+            say(f"microdc demo: {err}")
+            return 1
+        finally:
+            await client.close()
+    took = time.monotonic() - started
+    if setup.created:
+        say(f"microdc demo: set up in {took:.0f} s: {', '.join(setup.created)}")
+    else:
+        say(f"microdc demo: already set up, nothing changed ({took:.0f} s)")
+    say(f"  open {client.url}/{DASHBOARD_URL_PATH} (the microdc dashboard),")
+    say(f"       {client.url}/config/integrations/integration/microdc (the site and its devices),")
+    say(f"       {client.url}/energy (the energy dashboard)")
+    say(f"login: {user} {password}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--url", default=f"http://{HOST}:{os.environ.get('MICRODC_HA_PORT', '8123')}"
+    )
+    parser.add_argument("--dir", default=str(REPO_ROOT / ".develop"))
+    parser.add_argument(
+        "--modbus-port", type=int, default=int(os.environ.get("MICRODC_SIM_MODBUS_PORT", "5020"))
+    )
+    parser.add_argument(
+        "--bacnet-port", type=int, default=int(os.environ.get("MICRODC_SIM_BACNET_PORT", "47809"))
+    )
+    parser.add_argument(
+        "--local-bacnet-port",
+        type=int,
+        default=int(os.environ.get("MICRODC_HA_BACNET_PORT", "47808")),
+        help="the UDP port of Home Assistant's own BACnet/IP socket",
+    )
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    return asyncio.run(async_main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
