@@ -65,7 +65,7 @@ OBJECT_TYPES = ("analog-input", "binary-input", "analog-output", "binary-output"
 DEFAULT_VENDOR_ID = 999  # bacpypes3's identifier for sample applications; not a real vendor
 SEGMENTED_MAX_APDU = 1476  # the usual BACnet/IP maximum
 # With segmentation off: long enough for any one property of the demo site (its longest
-# description), too short for the object list of its 15 objects, like a small controller whose
+# description), too short for the object list of its 22 objects, like a small controller whose
 # object list outgrew its buffer. Pass 50 (the smallest legal value) for a harsher device.
 UNSEGMENTED_MAX_APDU = 80
 

@@ -6,10 +6,15 @@ sends can stop the simulator):
 ``GET /state``
     Everything at this instant: ``time`` (simulated_s, time_of_day_h, speed), ``quantities``
     (every model quantity, see simulator/model.py), ``valves`` (per valve: position_pct,
-    command_pct, stuck, and ``bacnet``: the output object's priority array, relinquish default
-    and current command priority), ``pump``, ``ledgers`` (ground truth in Wh since start:
-    it_energy_wh, heat_to_loop_wh, delivered_wh.<destination>, rejected_wh.<dry_cooler|room>,
-    stored_wh, balance_wh, ...), ``faults`` in force, ``counter_offsets`` (counter jumps),
+    command_pct, stuck, and ``bacnet``: the output object's priority array (16 slots, slot i
+    is priority i + 1, null when empty), relinquish default, present value and
+    ``current_command_priority``: the priority in control, null when the relinquish default
+    is), ``pump``, ``ledgers`` (ground truth in Wh since start: it_energy_wh,
+    heat_to_loop_wh, delivered_wh.<destination>, rejected_wh.<dry_cooler|room>, stored_wh,
+    balance_wh, ...), ``spaces`` (per space: temperature_c, setpoint_c, occupied, heating_w,
+    loss_w_per_k), ``outdoor`` (the curve in force: mean_c, amplitude_k, warmest_hour,
+    offset_k, the named ``days``, temperature_c now), ``faults`` in force,
+    ``counter_offsets`` (counter jumps),
     ``requests`` (``modbus``: by_unit → function code → n, by_function, total; ``bacnet``:
     per service), ``modbus`` (per device: unit id, profile, per point the raw value served and
     its decoded value), ``bacnet`` (device instance, port, objects and present values).
@@ -22,6 +27,14 @@ sends can stop the simulator):
     the speed; with ``--speed 0`` it is the only way time moves, which makes tests exact.
     200 with the new ``time``.
 ``POST /speed``   ``{"speed": X}`` (X >= 0) changes the simulation speed.
+``POST /spaces``  ``{"space": NAME, "temperature_c": T, "loss_w_per_k": UA}`` (either or both)
+    sets a space's temperature now (-30..80 °C) and/or its conductance to outdoors (0..10000
+    W/K; 0: a space that keeps all the heat it gets), so a test can put a space at its limit
+    at once, or make it warm up fast. 200 with the space's state (as in GET /state).
+``POST /outdoor`` ``{"day": "winter" | "spring", "mean_c": T, "amplitude_k": A,
+    "warmest_hour": H, "offset_k": K}`` (each optional) changes the outdoor curve: the named
+    day of the site file (its curve with the day's values), then the values given. 200 with
+    the curve in force (as in GET /state's ``outdoor``).
 ``POST /bacnet``  ``{"rpm_enabled": bool, "segmentation": bool, "max_apdu": int}`` (each
     optional): switches of the BACnet device for clients' tests (ReadPropertyMultiple refused;
     no segmentation with a small max APDU).
@@ -57,6 +70,8 @@ def build_app(runner: SimulatorRunner) -> web.Application:
     app.router.add_post("/advance", _post_advance)
     app.router.add_post("/speed", _post_speed)
     app.router.add_post("/bacnet", _post_bacnet)
+    app.router.add_post("/spaces", _post_spaces)
+    app.router.add_post("/outdoor", _post_outdoor)
     return app
 
 
@@ -175,3 +190,40 @@ async def _post_bacnet(request: web.Request) -> web.Response:
         else:
             device.set_segmentation(enabled)
     return _json({"rpm_enabled": device.rpm_enabled, "segmentation": device.segmentation_enabled})
+
+
+async def _post_spaces(request: web.Request) -> web.Response:
+    runner = request.app[RUNNER]
+    data = await _body(request)
+    _only(data, {"space", "temperature_c", "loss_w_per_k"})
+    space = data.get("space")
+    spaces = list(runner.model.space_c)
+    if space not in spaces:
+        raise BadRequestError(f"unknown space {space!r}; spaces: {', '.join(spaces)}")
+    if "temperature_c" not in data and "loss_w_per_k" not in data:
+        raise BadRequestError("give 'temperature_c', 'loss_w_per_k' or both")
+    temperature = _number(data, "temperature_c", -30.0, 80.0) if "temperature_c" in data else None
+    loss = _number(data, "loss_w_per_k", 0.0, 10000.0) if "loss_w_per_k" in data else None
+    return _json(runner.set_space(space, temperature_c=temperature, loss_w_per_k=loss))
+
+
+_OUTDOOR_RANGES = {
+    "mean_c": (-40.0, 45.0),
+    "amplitude_k": (0.0, 20.0),
+    "warmest_hour": (0.0, 24.0),
+    "offset_k": (-30.0, 30.0),
+}
+
+
+async def _post_outdoor(request: web.Request) -> web.Response:
+    runner = request.app[RUNNER]
+    data = await _body(request)
+    _only(data, {"day", *_OUTDOOR_RANGES})
+    day = data.get("day")
+    days = runner.model.outdoor_days()
+    if day is not None and day not in days:
+        raise BadRequestError(f"unknown day {day!r}; days: {', '.join(days) or 'none'}")
+    curve = {
+        key: _number(data, key, *_OUTDOOR_RANGES[key]) for key in _OUTDOOR_RANGES if key in data
+    }
+    return _json(runner.set_outdoor(day, **curve))

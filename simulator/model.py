@@ -8,7 +8,10 @@ controller's effective command with ``command_valve(valve, percent)`` / ``comman
 The model (parameters and their sources are in the site file, simulator/sites/demo.yaml):
 
 - Clock: simulated seconds since start; the time of day starts at ``clock.start_hour``.
-- Outdoor air: T_out = mean + amplitude · cos(2π (hour − warmest_hour) / 24).
+- Outdoor air: T_out = mean + amplitude · cos(2π (hour − warmest_hour) / 24) + offset. The
+  curve can change while running (``set_outdoor``: a named day of the site file's
+  ``outdoor.days``, e.g. winter or spring, or any of mean_c, amplitude_k, warmest_hour,
+  offset_k); outdoor air is the model's boundary, so this never breaks the energy balance.
 - IT power follows the shop's day: a night baseline, a daytime baseline while the shop is open
   with a lunchtime peak, plus inference bursts at seeded random times (deterministic for a seed),
   clamped to [min_w, max_w]. All electrical power becomes heat in the rack. Seeded events
@@ -26,12 +29,22 @@ The model (parameters and their sources are in the site file, simulator/sites/de
 - Each heat destination: Q_d = ε_d · min(ṁ_d c_p, C_hx,d) · max(0, T_sup − T_sink), with the sink
   a space's temperature, a fixed shared-loop return temperature, or outdoor air (dry cooler).
   If no path takes the heat, the loop warms, the RDHx takes less and the exhaust gets hotter.
+- The shared loop (kind ``sink``) takes heat only while the mall heats: with
+  ``heating_limit_c`` and ``demand_w_per_k`` in its entry, its demand follows a heating curve,
+  D = demand_w_per_k · max(0, heating_limit_c − T_out), and Q_shared = min(Q_hx, D). What it
+  does not take stays in the loop (as when no path is open), so in summer only reject (the dry
+  cooler) removes heat. Everything it takes displaces the mall's boiler. A sink without a
+  heating limit is an endless sink, as before.
 - The room around the rack: one thermal mass exchanging heat with the building around it and
   cooled by a split AC (proportional around its setpoint, limited capacity).
 - The dry cooler's fans modulate to hold the loop supply near a setpoint (warm enough to heat
   with); with failed fans only natural convection remains.
 - Spaces: first-order RC (capacity C, conductance UA to outdoors), with occupants' gains and their
-  own thermostat-controlled heating that recovered heat displaces.
+  own thermostat-controlled heating that recovered heat displaces. Nothing cools a space: fed
+  with more heat than it loses, it warms past its setpoint (the stockroom with all of the rack's
+  heat passes 26 °C within hours), so a space limit can trip. ``set_space`` sets a space's
+  temperature or its conductance to outdoors at once, for tests that need a space at its limit;
+  spaces are outside the ledgers' balance (their heat is delivered), so neither breaks it.
 - Valves move toward their command at 100 % per ``valves.stroke_s``.
 - UPS: feeds the rack. On a mains outage it runs on battery (charge and runtime fall; low battery
   when runtime < low_battery_runtime_s); when empty it switches its output off (IT power 0).
@@ -53,8 +66,11 @@ ups_load_pct, ups_input_voltage_v, ups_output_power_w, inlet_temperature_c,
 exhaust_temperature_c, humidity_pct, door_open, room_ac_power_w, loop_supply_temperature_c,
 loop_return_temperature_c, loop_flow_m3h, loop_density_kg_m3, loop_cp_j_per_kgk,
 heat_meter_power_w, heat_meter_energy_wh (the meter's counter), outdoor_temperature_c,
-space_temperature_c.<space>, occupancy.<space>, space_heating_power_w.<space>,
-destination_power_w.<destination>, valve_position_pct.<valve>, valve_command_pct.<valve>,
+space_temperature_c.<space>, space_setpoint_c.<space> (its own heating's setpoint, by the
+shop's hours), occupancy.<space>, space_heating_power_w.<space>,
+destination_power_w.<destination>, destination_demand_w.<sink> (a sink with a heating curve:
+what it would take now), valve_position_pct.<valve> (where the valve is: it lags the command
+by its stroke and stays put while stuck; what a feedback point shows), valve_command_pct.<valve>,
 pump_on (effective: commanded and not failed), pump_command.
 """
 
@@ -127,7 +143,14 @@ class SiteModel:
         p = site.params
         try:
             self._clock = p["clock"]
-            self._outdoor = p["outdoor"]
+            self._outdoor: dict[str, float] = {
+                "mean_c": float(p["outdoor"]["mean_c"]),
+                "amplitude_k": float(p["outdoor"]["amplitude_k"]),
+                "warmest_hour": float(p["outdoor"]["warmest_hour"]),
+                "offset_k": float(p["outdoor"].get("offset_k", 0.0)),
+            }
+            self._outdoor_days: dict[str, dict[str, Any]] = p["outdoor"].get("days") or {}
+            self._outdoor_base = dict(self._outdoor)
             self._rack = p["rack"]
             self._room = p["room"]
             self._loop = p["loop"]
@@ -147,6 +170,9 @@ class SiteModel:
             self.loop_c = float(self._loop["initial_c"])
             self.room_c = float(self._room["initial_c"])
             self.space_c = {s: float(v["initial_c"]) for s, v in self._spaces.items()}
+            self.space_loss_w_per_k = {
+                s: float(v["loss_to_outdoor_w_per_k"]) for s, v in self._spaces.items()
+            }
             self._loop_mass_kg = float(self._loop["volume_m3"]) * water.density(self.loop_c)
             self._room_capacity = float(self._room["capacity_j_per_k"])
             self.battery_wh = (
@@ -202,6 +228,45 @@ class SiteModel:
         self.pump_command = bool(on)
         self._update(0.0)
 
+    def set_space(
+        self, space: str, *, temperature_c: float | None = None, loss_w_per_k: float | None = None
+    ) -> None:
+        """Set a space's temperature now and/or its conductance to outdoors (W/K)."""
+        if space not in self.space_c:
+            raise KeyError(f"unknown space {space!r}; spaces: {', '.join(self.space_c)}")
+        if temperature_c is not None:
+            self.space_c[space] = float(temperature_c)
+        if loss_w_per_k is not None:
+            self.space_loss_w_per_k[space] = float(loss_w_per_k)
+        self._update(0.0)
+
+    def set_outdoor(self, day: str | None = None, **curve: float) -> dict[str, float]:
+        """Change the outdoor curve: a named day of the site file's ``outdoor.days`` (the site
+        file's curve with the day's values), then any of mean_c, amplitude_k, warmest_hour,
+        offset_k.
+        Returns the curve in force."""
+        unknown = sorted(set(curve) - set(self._outdoor))
+        if unknown:
+            raise KeyError(f"unknown outdoor parameter(s) {', '.join(unknown)}")
+        if day is not None:
+            if day not in self._outdoor_days:
+                known = ", ".join(self._outdoor_days) or "none"
+                raise KeyError(f"unknown day {day!r}; days: {known}")
+            preset = self._outdoor_days[day]
+            self._outdoor = dict(self._outdoor_base)
+            self._outdoor.update({k: float(preset[k]) for k in self._outdoor if k in preset})
+        self._outdoor.update({k: float(v) for k, v in curve.items()})
+        self._update(0.0)
+        return self.outdoor_curve()
+
+    def outdoor_curve(self) -> dict[str, float]:
+        """The outdoor curve in force: mean_c, amplitude_k, warmest_hour, offset_k."""
+        return dict(self._outdoor)
+
+    def outdoor_days(self) -> list[str]:
+        """The named days of the site file (outdoor.days)."""
+        return list(self._outdoor_days)
+
     def step(self, dt_s: float) -> None:
         """Advance simulated time by dt_s seconds, in internal steps of at most internal_step_s."""
         remaining = float(dt_s)
@@ -237,8 +302,10 @@ class SiteModel:
         hour = (float(self._clock["start_hour"]) + t / 3600.0) % 24.0
         shop_open = float(self._clock["open_hour"]) <= hour < float(self._clock["close_hour"])
         out = self._outdoor
-        t_out = float(out["mean_c"]) + float(out["amplitude_k"]) * math.cos(
-            2.0 * math.pi * (hour - float(out["warmest_hour"])) / 24.0
+        t_out = (
+            out["mean_c"]
+            + out["amplitude_k"] * math.cos(2.0 * math.pi * (hour - out["warmest_hour"]) / 24.0)
+            + out["offset_k"]
         )
         q: dict[str, float] = {"time_s": t, "time_of_day_h": hour, "shop_open": float(shop_open)}
         q["outdoor_temperature_c"] = t_out
@@ -358,6 +425,13 @@ class SiteModel:
                 sink = float(dest["sink_c"])
             c_branch = flows.c_water * flows.conductance[name] / flows.total_g
             power = float(dest["effectiveness"]) * min(c_branch, hx) * max(0.0, flows.t_sup - sink)
+            if kind == "sink" and "heating_limit_c" in dest:
+                # The mall's heating curve: no demand, no heat taken; the rest stays in the loop.
+                demand = float(dest["demand_w_per_k"]) * max(
+                    0.0, float(dest["heating_limit_c"]) - t_out
+                )
+                q[f"destination_demand_w.{name}"] = demand
+                power = min(power, demand)
             flows.dest_power[name] = power
             q[f"destination_power_w.{name}"] = power
             q[f"valve_position_pct.{name}"] = self.valve_position[name]
@@ -402,10 +476,11 @@ class SiteModel:
             )
             occupied = self._occupied(name, t, hour, shop_open)
             gains = float(sp["occupant_gain_w"]) * float(sp["occupants_open"]) * occupied
-            loss = float(sp["loss_to_outdoor_w_per_k"]) * (temp - t_out)
+            loss = self.space_loss_w_per_k[name] * (temp - t_out)
             flows.space_net[name] = flows.dest_power.get(name, 0.0) + heating + gains - loss
             flows.space_heating[name] = heating
             q[f"space_temperature_c.{name}"] = temp
+            q[f"space_setpoint_c.{name}"] = setpoint
             q[f"occupancy.{name}"] = float(occupied > 0.0)
             q[f"space_heating_power_w.{name}"] = heating
 

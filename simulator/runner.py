@@ -149,6 +149,42 @@ class SimulatorRunner:
                 self._sync_bacnet()
                 await asyncio.sleep(0)
 
+    def set_space(
+        self, space: str, *, temperature_c: float | None = None, loss_w_per_k: float | None = None
+    ) -> dict[str, Any]:
+        """Set a space's temperature and/or its loss to outdoors now; its state afterwards."""
+        self.model.set_space(space, temperature_c=temperature_c, loss_w_per_k=loss_w_per_k)
+        self._sync_bacnet()
+        return self.spaces()[space]
+
+    def set_outdoor(self, day: str | None = None, **curve: float) -> dict[str, Any]:
+        """Change the outdoor curve (a named day and/or its parameters); the curve now."""
+        self.model.set_outdoor(day, **curve)
+        self._sync_bacnet()
+        return self.outdoor()
+
+    def spaces(self) -> dict[str, dict[str, Any]]:
+        """Per space: temperature, setpoint, occupancy, own heating, loss to outdoors."""
+        model = self.model
+        return {
+            space: {
+                "temperature_c": model.quantity(f"space_temperature_c.{space}"),
+                "setpoint_c": model.quantity(f"space_setpoint_c.{space}"),
+                "occupied": bool(model.quantity(f"occupancy.{space}")),
+                "heating_w": model.quantity(f"space_heating_power_w.{space}"),
+                "loss_w_per_k": model.space_loss_w_per_k[space],
+            }
+            for space in model.space_c
+        }
+
+    def outdoor(self) -> dict[str, Any]:
+        """The outdoor curve in force, the named days and the temperature now."""
+        return {
+            **self.model.outdoor_curve(),
+            "days": self.model.outdoor_days(),
+            "temperature_c": self.model.quantity("outdoor_temperature_c"),
+        }
+
     def set_speed(self, speed: float) -> None:
         """Change how fast simulated time runs (0 stops it)."""
         self.speed = float(speed)
@@ -196,6 +232,8 @@ class SimulatorRunner:
                 "bacnet": priority.get("pump"),
             },
             "ledgers": model.ledgers(),
+            "spaces": self.spaces(),
+            "outdoor": self.outdoor(),
             "faults": [f.as_dict() for f in self.faults.faults()],
             "counter_offsets": {
                 f"{device}.{point}": offset

@@ -147,7 +147,7 @@ async def test_entity_mapping(
         if e.config_subentry_id == subentry_id
     ]
     assert sorted(domains) == sorted(
-        ["sensor"] * 7 + ["binary_sensor"] + ["number"] * 5 + ["switch"]
+        ["sensor"] * 12 + ["binary_sensor"] * 3 + ["number"] * 5 + ["switch"]
     )
 
     device = device_registry.async_get_device_by_identifier(
@@ -262,13 +262,15 @@ async def test_rpm_batches_and_single_read_fallback(
     await _bacnet_options(refusing, rpm_enabled=False, segmentation=False)
     entry = await setup_site(
         hass,
-        device_subentry(batched, scan_interval_s=SCAN_S, cov=False),
+        # The controller's first 14 objects: as many as one ReadPropertyMultiple carries
+        # before the device has said how long an APDU it takes.
+        device_subentry(batched, objects=demo_objects()[:14], scan_interval_s=SCAN_S, cov=False),
         device_subentry(refusing, scan_interval_s=SCAN_S, cov=False),
     )
     clock = Clock(hass, SCAN_S)
     fast, slow = coordinator_of(entry, 0), coordinator_of(entry, 1)
     assert fast.device.client.address != slow.device.client.address
-    objects = len(fast.device.config.objects)
+    objects = len(slow.device.config.objects)
 
     sent = (fast.device.client.requests_sent, slow.device.client.requests_sent)
     await clock.tick()
@@ -447,9 +449,14 @@ async def test_site_points_name_bacnet_objects(
     assert points["analog-input_3"].role == "loop_flow"
     assert points["analog-input_3"].unit == "m³/h"
     valves = {p.key: p.label for p in valve_candidates(list(points.values()))}
-    # The valve with its role, and every other 0-100 % object without one, by object name;
-    # not the dry cooler's (VLV-DRY-COOLER, "Heat rejection valve ..."): that is reject's.
+    # The valve with its role, and every other 0-100 % object without one, by object name
+    # (the valves' position feedback too); not the dry cooler's (VLV-DRY-COOLER, "Heat
+    # rejection valve ...", and its feedback VLV-DRY-COOLER-POS): that is reject's.
     assert valves == {
+        "analog-input_8": f"{DEVICE_NAME}: VLV-STOCKROOM-POS",
+        "analog-input_9": f"{DEVICE_NAME}: VLV-TENANT-A-POS",
+        "analog-input_10": f"{DEVICE_NAME}: VLV-TENANT-B-POS",
+        "analog-input_11": f"{DEVICE_NAME}: VLV-SHARED-LOOP-POS",
         "analog-output_1": f"{DEVICE_NAME}: VLV-STOCKROOM",
         "analog-output_2": f"{DEVICE_NAME}: VLV-TENANT-A",
         "analog-output_3": f"{DEVICE_NAME}: VLV-TENANT-B",
@@ -547,7 +554,7 @@ async def test_diagnostics_list_objects_and_cov_without_addresses(
     assert device["rpm_supported"] is True
     assert diagnostics["write_priority"] == WRITE_PRIORITY
     objects = {o["object"]: o for o in device["objects"]}
-    assert len(objects) == 14
+    assert len(objects) == 21
     assert objects["analog-output,1"]["name"] == "VLV-STOCKROOM"
     assert objects["analog-output,1"]["commandable"] is True
     cov = objects["analog-input,1"]["cov"]

@@ -35,7 +35,8 @@ from tests.simulator_process import REPO_ROOT, SimulatorProcess
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
-INPUTS = [f"analog-input,{n}" for n in range(1, 8)] + ["binary-input,1"]
+# Temperatures, flow, valve feedback (analog-input 8..12) and occupancy (binary-input 1..3).
+INPUTS = [f"analog-input,{n}" for n in range(1, 13)] + [f"binary-input,{n}" for n in (1, 2, 3)]
 VALVES = [f"analog-output,{n}" for n in range(1, 6)]
 
 
@@ -87,7 +88,7 @@ async def test_manual_entry_with_defaults_and_roles(
         hass, result, {"address": _address(simulator), "device_instance": INSTANCE}
     )
     assert result["step_id"] == "filter"
-    assert result["description_placeholders"] == {"device": DEVICE_NAME, "count": "14"}
+    assert result["description_placeholders"] == {"device": DEVICE_NAME, "count": "21"}
 
     result = await _configure(
         hass,
@@ -259,7 +260,7 @@ async def test_reconfigure_to_a_new_address_keeps_entities(
         for e in er.async_entries_for_config_entry(registry, entry.entry_id)
         if e.config_subentry_id == subentry.subentry_id
     }
-    assert len(before) == 14
+    assert len(before) == 21
 
     moved = simulator_factory()
     await moved.async_advance(3 * 3600)  # its readings now differ from the first one's
@@ -342,15 +343,15 @@ async def test_device_without_rpm_or_segmentation(
         hass, result, {"address": _address(small), "device_instance": INSTANCE}
     )
     assert result["step_id"] == "filter"
-    assert result["description_placeholders"]["count"] == "14"
+    assert result["description_placeholders"]["count"] == "21"
     result = await _configure(hass, result, {"object_types": ["analog-output"]})
     labels = [o["label"] for o in result["data_schema"].schema["objects"].config["options"]]
     assert labels[0] == (
         "VLV-STOCKROOM (analog-output,1, percent): Heat recovery valve to the stockroom fan coil"
     )
     requests = (await small.async_state())["requests"]["bacnet"]
-    # One element per request (16 objects + the count), then single reads of each property.
-    assert requests["read-property"] > 14 * 4
+    # One element per request (22 objects + the count), then single reads of each property.
+    assert requests["read-property"] > 21 * 4
     assert requests.get("read-property-multiple", 0) >= 1  # tried once, refused
 
 

@@ -45,9 +45,9 @@ async def test_name_filter_without_wildcards_is_a_substring(
     )
     assert result["step_id"] == "filter"
     result = await _configure(
-        hass, result, {"object_types": ["binary-input"], "name_filter": "TeNaNt"}
+        hass, result, {"object_types": ["binary-input"], "name_filter": "LoOp"}
     )
-    assert result["errors"] == {"name_filter": "no_match"}  # the tenants have no occupancy
+    assert result["errors"] == {"name_filter": "no_match"}  # the loop has no binary input
     result = await _configure(
         hass, result, {"object_types": ["analog-input", "analog-output"], "name_filter": "TeNaNt"}
     )
@@ -57,6 +57,8 @@ async def test_name_filter_without_wildcards_is_a_substring(
         "analog-input,7",
         "analog-output,2",
         "analog-output,3",
+        "analog-input,9",  # the valves' position feedback, in the device's object list order
+        "analog-input,10",
     ]
 
 
@@ -104,7 +106,7 @@ async def test_device_that_stops_answering_after_discovery(
     assert result["errors"] == {"device": "no_response"}
     result = await _configure(hass, result, {"device": device})
     assert result["step_id"] == "filter"
-    assert result["description_placeholders"] == {"device": DEVICE_NAME, "count": "14"}
+    assert result["description_placeholders"] == {"device": DEVICE_NAME, "count": "21"}
 
 
 async def test_reconfigure_errors_change_nothing(

@@ -413,14 +413,14 @@ async def test_no_segmentation(site: Any, client: Client) -> None:
     device, _, _ = site
     address = Address(device.address)
     full = await client.read_property(address, oid("device,47110"), pid("object-list"))
-    assert len(full) == 15
+    assert len(full) == 22  # the device and its 21 objects
     device.set_segmentation(False)
     with pytest.raises(AbortPDU) as aborted:
         await client.read_property(address, oid("device,47110"), pid("object-list"))
     assert str(aborted.value.apduAbortRejectReason) == "segmentation-not-supported"
     # Element by element still works: the count, then each identifier.
     count = await client.read_property(address, oid("device,47110"), pid("object-list"), 0)
-    assert count == 15
+    assert count == 22
     elements = [
         await client.read_property(address, oid("device,47110"), pid("object-list"), i)
         for i in range(1, count + 1)

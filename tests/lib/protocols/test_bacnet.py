@@ -110,7 +110,7 @@ async def test_object_list(sim: Site, network: BacnetNetwork) -> None:
     before = client.requests_sent
     objects = await client.read_object_list()
     assert client.requests_sent - before == 1
-    assert len(objects) == 15
+    assert len(objects) == 22  # the device and its 21 objects
     assert ObjectId("device", INSTANCE) in objects
     assert {SUPPLY_T, STOCKROOM_VALVE, OCCUPANCY, PUMP} <= set(objects)
 
@@ -125,14 +125,14 @@ async def test_object_list_without_segmentation(sim: Site, network: BacnetNetwor
     sim.device.set_segmentation(False)
     before = client.requests_sent
     assert await client.read_object_list() == whole
-    assert client.requests_sent - before == 1 + 1 + 15  # aborted, size, elements
+    assert client.requests_sent - before == 1 + 1 + 22  # aborted, size, elements
 
     # Knowing the device cannot segment, microdc reads the size first and goes element-wise.
     info = await client.identify()
     assert not info.can_segment_responses
     before = client.requests_sent
     assert await client.read_object_list() == whole
-    assert client.requests_sent - before == 1 + 15
+    assert client.requests_sent - before == 1 + 22
 
 
 async def test_read_objects_batched(sim: Site, network: BacnetNetwork) -> None:
@@ -142,7 +142,7 @@ async def test_read_objects_batched(sim: Site, network: BacnetNetwork) -> None:
     sim.device.sync()
     before = client.requests_sent
     infos = await client.read_objects(objects)
-    assert client.requests_sent - before == 1  # one ReadPropertyMultiple for 15 objects
+    assert client.requests_sent - before == 1  # one ReadPropertyMultiple for 22 objects
     supply = infos[SUPPLY_T]
     assert (supply.name, supply.units) == ("LOOP-SUPPLY-T", "degrees-celsius")
     assert supply.description == "Rack water loop supply temperature"
