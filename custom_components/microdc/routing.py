@@ -73,6 +73,11 @@ _PERCENT = frozenset({"%", "percent"})
 _TEMPERATURE_TRIPS = frozenset({Reason.SAFETY_EXHAUST, Reason.SAFETY_SUPPLY})
 
 
+def utc_now() -> float:
+    """The router's clock: Unix time, the heat ledgers' clock (tests move it)."""
+    return heat_accounting.utc_timestamp()
+
+
 def routing_store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, Any]]:
     """Where a site's heat requests and routing are kept between restarts."""
     return Store(hass, STORE_VERSION, f"{DOMAIN}.routing.{entry_id}")
@@ -213,7 +218,7 @@ class SiteRouting:
         return self.settings.monitor_only
 
     def _now(self) -> float:
-        return heat_accounting.utc_timestamp()
+        return utc_now()
 
     # --- lifecycle -----------------------------------------------------------------------
 

@@ -87,6 +87,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "flows",
                 "config_flow",
                 "services",
+                "logbook",
                 "diagnostics",
                 "profile_check",
             )
