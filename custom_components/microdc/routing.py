@@ -348,7 +348,7 @@ class SiteRouting:
                 if c is not None
             )
         if decision is self.decision:
-            if self._ready and self._dirty is False and self._writer is None and self._behind():
+            if self._ready and not self._writing and self._behind():
                 self._schedule_write()
             return decision
         old, self.decision = self.decision, decision
@@ -400,19 +400,21 @@ class SiteRouting:
         if self.monitor_only:
             return
         self._dirty = True
-        if self._writer is None:
+        if not self._writing:
+            # Eager: the task may finish before it is assigned, hence _writing, not None.
             self._writer = self.hass.async_create_background_task(
                 self._write_loop(), f"{self.entry.title} heat routing writes"
             )
 
+    @property
+    def _writing(self) -> bool:
+        return self._writer is not None and not self._writer.done()
+
     async def _write_loop(self) -> None:
-        try:
-            while self._dirty:
-                self._dirty = False
-                if self.decision is not None:
-                    await self._write(self.decision)
-        finally:
-            self._writer = None
+        while self._dirty:
+            self._dirty = False
+            if self.decision is not None:
+                await self._write(self.decision)
 
     async def _write(self, decision: Decision) -> None:
         for command in decision.commands:
