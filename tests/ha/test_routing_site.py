@@ -10,10 +10,11 @@ moves its valves.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
@@ -135,13 +136,15 @@ class RoutedSite:
 
 
 @pytest.fixture
-def routed_site(
+async def routed_site(
     hass: HomeAssistant,
     simulator_factory: Callable[..., SimulatorProcess],
     site_file: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Callable[..., Any]:
-    """Start a site with these routing options (dwell 0 unless told)."""
+) -> AsyncGenerator[Callable[..., Any]]:
+    """Start a site with these routing options (dwell 0 unless told); unloaded at the end,
+    while its simulator still answers."""
+    started: list[MockConfigEntry] = []
 
     async def start(**routing: Any) -> RoutedSite:
         sim = simulator_factory(site=site_file)
@@ -167,11 +170,15 @@ def routed_site(
             ],
         )
         entry.add_to_hass(hass)
+        started.append(entry)
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done(wait_background_tasks=True)
         return RoutedSite(hass, sim, entry, clock)
 
-    return start
+    yield start
+    for entry in started:
+        if entry.state is ConfigEntryState.LOADED:
+            await hass.config_entries.async_unload(entry.entry_id)
 
 
 def _microdc_slots(slots: list[Any]) -> list[Any]:
@@ -229,6 +236,7 @@ async def test_shares_an_end_time_and_the_dwell(
 ) -> None:
     """Shares 1:1 open both tenants half; the dwell holds a change back; the request ends."""
     site: RoutedSite = await routed_site(dwell=120)
+    await site.clock.poll(site.sim, 13)  # the dwell runs from the start's routing too
     await site.call("divert_heat", shares={"tenant_a": 1, "tenant_b": 1}, duration={"seconds": 300})
     valves = await site.valves()
     assert valves["tenant_a"]["priority_array"][COMFORT - 1] == 50.0
@@ -360,7 +368,7 @@ async def test_an_operator_override_is_reported_not_fought(
         await client.write_present_value(VALVES["stockroom"], 20.0, 8)
         await site.clock.poll(site.sim, 2)
         attributes = site.state("sensor", "heat_routing").attributes
-        assert attributes["overridden"] == {"controller: VLV-STOCKROOM": 8}
+        assert attributes["overridden"] == {"hvac-controller: VLV-STOCKROOM": 8}
         slots = await site.slots("stockroom")
         assert slots[7] == 20.0
         assert slots[COMFORT - 1] == 100.0  # ours kept, not rewritten
