@@ -32,6 +32,7 @@ from .entity import (
 )
 from .lib.points import Point, Role, ValueKind
 from .models import MicrodcConfigEntry
+from .routing_entity import HeatSafetyBinarySensor
 from .settings import UpsLimits
 
 PARALLEL_UPDATES = 0  # coordinator-fed
@@ -177,6 +178,8 @@ async def async_setup_entry(
 ) -> None:
     """Add each device's binary sensors under its subentry."""
     add_point_entities(entry.runtime_data.devices, SCHEMAS, MicrodcBinarySensor, async_add_entities)
+    if entry.runtime_data.routing is not None:
+        async_add_entities([HeatSafetyBinarySensor(entry.runtime_data.routing)])
 
 
 class MicrodcBinarySensor(MicrodcPointEntity, BinarySensorEntity):

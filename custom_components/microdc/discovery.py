@@ -8,14 +8,18 @@ the same entity whatever the protocol, because the schemas only see lib/points' 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import DeviceCoordinator
-from .lib.points import Point, Role, ValueKind
+from .lib.points import Point, PointRef, Role, ValueKind
+
+if TYPE_CHECKING:
+    from .site import Site
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,15 +62,36 @@ def discover[D: EntityDescription](
             yield subentry_id, coordinator, descriptions
 
 
+def routed_points(site: Site) -> frozenset[PointRef]:
+    """The valve points the site's heat router commands (none without a router)."""
+    return frozenset() if site.routing is None else site.routing.routed
+
+
 def add_point_entities[D: EntityDescription](
     coordinators: Mapping[str, DeviceCoordinator],
     schemas: Iterable[PointSchema[D]],
     entity: Callable[[DeviceCoordinator, D], Entity],
     async_add_entities: AddConfigEntryEntitiesCallback,
+    *,
+    routed: Collection[PointRef] = (),
 ) -> None:
-    """Add one platform's entities of every device, each under its device's subentry."""
+    """Add one platform's entities of every device, each under its device's subentry.
+
+    A writable point that a heat destination routes belongs to the router: its entity is
+    disabled by default, so a new install offers no raw valve one click away. The registry
+    keeps an existing entity as the user had it (same entity id, still enabled), and an
+    engineer can enable it to write deliberately (docs/routing.md).
+    """
     for subentry_id, coordinator, descriptions in discover(schemas, coordinators):
         async_add_entities(
-            [entity(coordinator, description) for description in descriptions],
+            [
+                entity(
+                    coordinator,
+                    replace(description, entity_registry_enabled_default=False)
+                    if PointRef(subentry_id, description.key) in routed
+                    else description,
+                )
+                for description in descriptions
+            ],
             config_subentry_id=subentry_id,
         )

@@ -10,10 +10,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .command import MicrodcCommandEntity
-from .discovery import PointSchema, add_point_entities
+from .discovery import PointSchema, add_point_entities, routed_points
 from .entity import PointEntityDescription, point_naming
 from .lib.points import Point, ValueKind
 from .models import MicrodcConfigEntry
+from .routing_entity import HeatDestinationSelect
 
 PARALLEL_UPDATES = 1  # one command at a time per platform: a controller is a small device
 
@@ -39,8 +40,13 @@ async def async_setup_entry(
     entry: MicrodcConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add each device's selects under its subentry."""
-    add_point_entities(entry.runtime_data.devices, SCHEMAS, MicrodcSelect, async_add_entities)
+    """Add each device's selects under its subentry, and the site's heat destination select."""
+    site = entry.runtime_data
+    add_point_entities(
+        site.devices, SCHEMAS, MicrodcSelect, async_add_entities, routed=routed_points(site)
+    )
+    if site.routing is not None:
+        async_add_entities([HeatDestinationSelect(site.routing)])
 
 
 class MicrodcSelect(MicrodcCommandEntity, SelectEntity):

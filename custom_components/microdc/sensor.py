@@ -34,6 +34,7 @@ from .lib.heat import CounterEvent, EnergyChannel, HeatDomainError
 from .lib.heat.energy_points import counter_raw, counter_spec, power_point_of, power_w
 from .lib.points import COUNTER_ROLES, Point, Role, Value, ValueKind
 from .models import MicrodcConfigEntry
+from .routing_entity import HeatRoutingSensor
 from .settings import HeatOptions
 
 _LOGGER = logging.getLogger(__name__)
@@ -136,6 +137,8 @@ async def async_setup_entry(
     """Add each device's sensors under its subentry, and the site's heat sensors."""
     add_point_entities(entry.runtime_data.devices, SCHEMAS, _sensor, async_add_entities)
     async_add_heat_sensors(hass, entry, async_add_entities)
+    if entry.runtime_data.routing is not None:
+        async_add_entities([HeatRoutingSensor(entry.runtime_data.routing)])
 
 
 def _sensor(

@@ -1,6 +1,6 @@
-"""A site's options, typed: heat accounting, the shared BACnet/IP socket, the UPS limits.
+"""A site's options, typed: heat accounting, the shared BACnet/IP socket, the UPS limits, routing.
 
-Stored in the site entry's options, one section each (heat, bacnet, ups), beside the other
+Stored in the site entry's options, one section each (heat, bacnet, ups, routing), beside the other
 sections of the same options flow (flows/options.py holds the form). Every reader gets defaults
 for a site never configured.
 
@@ -36,6 +36,7 @@ from .const import (
 )
 from .lib.heat import DisplacedHeating, Fluid, HeatingKind
 from .lib.protocols.bacnet import BacnetConfigError, BacnetNetworkConfig
+from .lib.routing import DefaultRouting, RoutingSettings, SettingsError
 
 # --- heat ---------------------------------------------------------------------------------
 
@@ -203,3 +204,85 @@ class UpsLimits:
         """Read the ups section of an entry's options (defaults for missing values)."""
         ups: Mapping[str, Any] = {**UPS_DEFAULTS, **(options.get(CONF_UPS) or {})}
         return cls(float(ups[CONF_LOW_BATTERY_RUNTIME]), float(ups[CONF_LOW_BATTERY_CHARGE]))
+
+
+# --- routing ------------------------------------------------------------------------------
+
+CONF_ROUTING = "routing"
+CONF_EXHAUST_LIMIT = "exhaust_limit"
+CONF_SUPPLY_LIMIT = "supply_limit"
+CONF_HYSTERESIS = "hysteresis"
+CONF_HOLD = "hold"
+CONF_DWELL = "dwell"
+CONF_GRACE = "grace"
+CONF_CONFIRM_TIMEOUT = "confirm_timeout"
+CONF_SAFETY_PRIORITY = "safety_priority"
+CONF_DEFAULT_ROUTING = "default_routing"
+CONF_MONITOR_ONLY = "monitor_only"
+
+_ROUTING_LIB = RoutingSettings()
+# A site never configured for routing: the router's own defaults, except the default routing.
+# "relinquish" rather than the router's "reject": with no request microdc then holds no valve,
+# so a site upgraded from a version without routing keeps its valves as its building sets them
+# until someone asks for heat (safety still acts on its limits).
+ROUTING_DEFAULTS: dict[str, Any] = {
+    CONF_EXHAUST_LIMIT: _ROUTING_LIB.exhaust_limit,
+    CONF_SUPPLY_LIMIT: _ROUTING_LIB.supply_limit,
+    CONF_HYSTERESIS: _ROUTING_LIB.hysteresis,
+    CONF_HOLD: int(_ROUTING_LIB.hold),
+    CONF_DWELL: int(_ROUTING_LIB.dwell),
+    CONF_GRACE: int(_ROUTING_LIB.grace),
+    CONF_CONFIRM_TIMEOUT: int(_ROUTING_LIB.confirm_timeout),
+    CONF_SAFETY_PRIORITY: _ROUTING_LIB.safety_priority,
+    CONF_DEFAULT_ROUTING: DefaultRouting.RELINQUISH.value,
+    CONF_MONITOR_ONLY: False,
+}
+# The router's settings field each option sets (SettingsError names the router's field).
+_ROUTING_FIELDS = {
+    "exhaust_limit": CONF_EXHAUST_LIMIT,
+    "supply_limit": CONF_SUPPLY_LIMIT,
+    "hysteresis": CONF_HYSTERESIS,
+    "hold": CONF_HOLD,
+    "dwell": CONF_DWELL,
+    "grace": CONF_GRACE,
+    "confirm_timeout": CONF_CONFIRM_TIMEOUT,
+    "safety_priority": CONF_SAFETY_PRIORITY,
+    "default": CONF_DEFAULT_ROUTING,
+    "comfort_priority": CONF_WRITE_PRIORITY,  # the site's write priority, under BACnet
+}
+
+
+def routing_values(options: Mapping[str, Any]) -> dict[str, Any]:
+    """The routing section's values: the stored ones over the defaults."""
+    return {**ROUTING_DEFAULTS, **dict(options.get(CONF_ROUTING) or {})}
+
+
+def routing_settings(values: Mapping[str, Any], comfort_priority: int) -> RoutingSettings:
+    """The router's settings from the section's values; SettingsError if they are refused."""
+    values = {**ROUTING_DEFAULTS, **values}
+    try:
+        default = DefaultRouting(values[CONF_DEFAULT_ROUTING])
+    except ValueError as err:
+        raise SettingsError("default", "invalid", str(err)) from err
+    return RoutingSettings(
+        exhaust_limit=float(values[CONF_EXHAUST_LIMIT]),
+        supply_limit=float(values[CONF_SUPPLY_LIMIT]),
+        hysteresis=float(values[CONF_HYSTERESIS]),
+        hold=float(values[CONF_HOLD]),
+        dwell=float(values[CONF_DWELL]),
+        grace=float(values[CONF_GRACE]),
+        confirm_timeout=float(values[CONF_CONFIRM_TIMEOUT]),
+        default=default,
+        comfort_priority=comfort_priority,
+        safety_priority=int(values[CONF_SAFETY_PRIORITY]),
+        monitor_only=bool(values[CONF_MONITOR_ONLY]),
+    )
+
+
+def check_routing(values: Mapping[str, Any], comfort_priority: int) -> dict[str, str]:
+    """Errors of the routing section, keyed by field (``routing_<code>`` translation keys)."""
+    try:
+        routing_settings(values, comfort_priority)
+    except SettingsError as err:
+        return {_ROUTING_FIELDS.get(err.field, "base"): f"routing_{err.code}"}
+    return {}

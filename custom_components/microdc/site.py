@@ -1,9 +1,9 @@
 """Site: the runtime of one micro data centre installation (a config entry's runtime_data).
 
-It owns the site's devices (one DeviceCoordinator each, whatever the protocol) and its heat
-accounting, starts them in order and stops them in reverse: heat accounting saves its ledger
-before the devices go; each device gives its commands back before it closes; the shared
-connections go last.
+It owns the site's devices (one DeviceCoordinator each, whatever the protocol), its heat
+accounting and its heat router, starts them in order and stops them in reverse: the router
+relinquishes what it commanded and heat accounting saves its ledger before the devices go;
+each device gives its commands back before it closes; the shared connections go last.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
 from .command_record import CommandRecord, commands_store
-from .const import CONF_SITE_NAME, DOMAIN, SUBENTRY_MODBUS_DEVICE
+from .const import CONF_SITE_NAME, DOMAIN, SUBENTRY_HEAT_DESTINATION, SUBENTRY_MODBUS_DEVICE
 from .coordinator import DeviceCoordinator
 from .device_builder import (
     DEVICE_SUBENTRY_TYPES,
@@ -24,8 +24,10 @@ from .device_builder import (
     async_delete_stale_profile_issues,
 )
 from .heat_accounting import SiteHeatAccounting
+from .lib.routing import SettingsError
 from .profile_store import async_load_profiles
-from .settings import BacnetSiteSettings, UpsLimits
+from .routing import SiteRouting
+from .settings import BacnetSiteSettings, UpsLimits, routing_settings, routing_values
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ class Site:
         self.write_priority = BacnetSiteSettings.write_priority_of(entry.options)
         self.devices: dict[str, DeviceCoordinator] = {}  # by device subentry id
         self.heat: SiteHeatAccounting | None = None
+        self.routing: SiteRouting | None = None  # only a site with heat destinations routes
         self._builder: DeviceBuilder | None = None
 
     async def async_start(self) -> None:
@@ -78,9 +81,29 @@ class Site:
         await asyncio.gather(*(c.async_refresh() for c in self.devices.values()))
         self.heat = SiteHeatAccounting(hass, entry, self.devices)
         await self.heat.async_start()
+        self.routing = self._build_routing()
+        if self.routing is not None:
+            await self.routing.async_start()
+
+    def _build_routing(self) -> SiteRouting | None:
+        """The heat router, where there is a heat destination to route to."""
+        entry = self.entry
+        if not any(s.subentry_type == SUBENTRY_HEAT_DESTINATION for s in entry.subentries.values()):
+            return None
+        try:
+            settings = routing_settings(routing_values(entry.options), self.write_priority)
+        except SettingsError as err:
+            _LOGGER.error(  # noqa: TRY400 - the reason is in the message
+                "%s: heat routing is off: %s", self.name, err
+            )
+            return None
+        return SiteRouting(self.hass, entry, self.devices, settings)
 
     async def async_stop(self) -> None:
-        """Save the ledger, give every command back, close the devices, release connections."""
+        """Give routing's commands back, save the ledger, close the devices, release connections."""
+        if self.routing is not None:
+            await self.routing.async_stop()
+            self.routing = None
         if self.heat is not None:
             await self.heat.async_stop()
         for coordinator in self.devices.values():

@@ -24,6 +24,7 @@ from .profile_store import async_load_profiles
 
 # A percentage as profiles (Home Assistant's unit) and BACnet (its engineering units) name it.
 _PERCENT_UNITS = frozenset({"%", "percent"})
+_CELSIUS_UNITS = frozenset({"°C", "degrees-celsius"})
 # No role says "this valve rejects heat" yet (valve_position serves every valve), so the reject
 # path is told by its name: a point whose key, object name or description speaks of the dry
 # cooler or of rejecting heat (the demo's VLV-DRY-COOLER, "Heat rejection valve to the dry
@@ -103,6 +104,25 @@ def valve_candidates(points: list[SitePoint]) -> list[SitePoint]:
         for p in points
         if (p.role is Role.VALVE_POSITION or (p.role is None and p.unit in _PERCENT_UNITS))
         and not p.is_reject_valve
+    ]
+
+
+def space_candidates(points: list[SitePoint]) -> list[SitePoint]:
+    """Points that can be a heat destination's space temperature (°C)."""
+    return [
+        p
+        for p in points
+        if p.role is Role.SPACE_TEMPERATURE or (p.role is None and p.unit in _CELSIUS_UNITS)
+    ]
+
+
+def feedback_candidates(points: list[SitePoint]) -> list[SitePoint]:
+    """Points that can say where a valve really is (%): feedback, or any valve position."""
+    return [
+        p
+        for p in points
+        if p.role in (Role.VALVE_FEEDBACK, Role.VALVE_POSITION)
+        or (p.role is None and p.unit in _PERCENT_UNITS)
     ]
 
 

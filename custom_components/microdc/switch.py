@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .command import MicrodcCommandEntity
-from .discovery import PointSchema, add_point_entities
+from .discovery import PointSchema, add_point_entities, routed_points
 from .entity import PointEntityDescription, point_naming
 from .lib.points import Point, ValueKind
 from .models import MicrodcConfigEntry
@@ -39,7 +39,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add each device's switches under its subentry."""
-    add_point_entities(entry.runtime_data.devices, SCHEMAS, MicrodcSwitch, async_add_entities)
+    add_point_entities(
+        entry.runtime_data.devices,
+        SCHEMAS,
+        MicrodcSwitch,
+        async_add_entities,
+        routed=routed_points(entry.runtime_data),
+    )
 
 
 class MicrodcSwitch(MicrodcCommandEntity, SwitchEntity):

@@ -32,7 +32,15 @@ ENTRY_ID = "site010"
 SIMULATED_S = 3 * 3600 + 2 * (90 + 60 * 10)
 # What this version adds to a 0.1.0 site, by unique id: the rack's IT power summed over its
 # feeds (issue 9), and the demo environment sensor's writable alarm limit and buzzer.
-NEW_UNIQUE_IDS = {f"{ENTRY_ID}_site_it_power", "env_exhaust_alarm_limit", "env_alarm_buzzer"}
+NEW_UNIQUE_IDS = {
+    f"{ENTRY_ID}_site_it_power",
+    "env_exhaust_alarm_limit",
+    "env_alarm_buzzer",
+    # Heat routing (issue 11): the site has heat destinations.
+    f"{ENTRY_ID}_heat_destination",
+    f"{ENTRY_ID}_heat_routing",
+    f"{ENTRY_ID}_heat_safety",
+}
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -61,6 +61,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "command_record",
                 "device_builder",
                 "heat_accounting",
+                "routing",
                 "site",
                 "models",
             )
@@ -68,7 +69,10 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "entities",
-        tuple(f"{MICRODC}.{name}" for name in ("entity", "discovery", "command", "heat_sensor")),
+        tuple(
+            f"{MICRODC}.{name}"
+            for name in ("entity", "discovery", "command", "heat_sensor", "routing_entity")
+        ),
     ),
     (
         "platforms and flows",
@@ -83,6 +87,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "flows",
                 "config_flow",
                 "services",
+                "logbook",
                 "diagnostics",
                 "profile_check",
             )

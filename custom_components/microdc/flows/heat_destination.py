@@ -4,6 +4,10 @@ A heat destination is a stockroom, a tenant's space or a shared heating loop, wi
 point(s) whose opening sends heat there, chosen among the site's devices' points, and
 optionally a heat meter of its own on its branch. ``reject`` (the dry cooler, outdoors) always
 exists and is not a subentry.
+
+A collapsed "routing" section holds what the heat router needs beyond that: the space
+temperature and its limit, a feedback point for each of the first four valves (in the order
+chosen), and the valves' open and closed positions. It is checked as the router would check it.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
 from homeassistant.const import CONF_NAME
+from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -25,19 +33,40 @@ import probatio
 from ..const import SUBENTRY_HEAT_DESTINATION
 from ..destination_config import (
     CONF_BRANCH_METER,
+    CONF_CLOSED,
     CONF_KIND,
+    CONF_OPEN,
+    CONF_SPACE,
+    CONF_SPACE_LIMIT,
     CONF_VALVES,
+    DEFAULT_CLOSED_PCT,
+    DEFAULT_OPEN_PCT,
     NO_METER,
     DestinationKind,
     HeatDestinationConfig,
 )
 from ..lib.heat import REJECT
+from ..lib.points import PointRef
+from ..lib.routing import Destination, DestinationError, DestinationKind as RouteKind, Valve
 from ..site_points import (
     async_site_points,
     branch_meter_choices,
+    feedback_candidates,
     meter_devices,
+    space_candidates,
     valve_candidates,
 )
+
+CONF_ROUTING = "routing"
+FEEDBACK_FIELDS = ("feedback_1", "feedback_2", "feedback_3", "feedback_4")
+# The router's refusals, by the field the form shows them on.
+_DESTINATION_ERRORS = {
+    "space_without_limit": CONF_SPACE_LIMIT,
+    "bad_space_limit": CONF_SPACE_LIMIT,
+    "bad_position": CONF_OPEN,
+    "open_is_closed": CONF_CLOSED,
+    "feedback_is_command": FEEDBACK_FIELDS[0],
+}
 
 
 class HeatDestinationSubentryFlow(ConfigSubentryFlow):
@@ -59,6 +88,8 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
         entry = self._get_entry()
         points = await async_site_points(self.hass, entry)
         valves = {p.ref: p.label for p in valve_candidates(points)}
+        spaces = {p.ref: p.label for p in space_candidates(points)}
+        feedbacks = {p.ref: p.label for p in feedback_candidates(points)}
         meters = meter_devices(points)
         if not valves:
             return self.async_abort(reason="no_valve_points")
@@ -103,11 +134,16 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
             ):
                 # The rack's loop needs a meter of its own: the first one that is no branch's.
                 errors[CONF_BRANCH_METER] = "branch_meter_is_loop_meter"
+            elif routing_errors := _check_routing(
+                chosen, dict(user_input.get(CONF_ROUTING) or {}), spaces, feedbacks
+            ):
+                errors |= routing_errors
             else:
                 config = HeatDestinationConfig(
                     kind=DestinationKind(user_input[CONF_KIND]),
                     valves=tuple(chosen),
                     branch_meter=None if meter == NO_METER else str(meter),
+                    **_routing_config(chosen, dict(user_input.get(CONF_ROUTING) or {})),
                 )
                 if current is not None:
                     return self.async_update_reload_and_abort(
@@ -118,10 +154,16 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
         if suggested is None and current is not None:
             suggested = {**current.data, CONF_NAME: current.title}
             suggested[CONF_BRANCH_METER] = current.data.get(CONF_BRANCH_METER) or NO_METER
+            suggested[CONF_ROUTING] = _routing_suggested(
+                HeatDestinationConfig.from_data(current.data)
+            )
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(
-                _schema(valves, branch_meter_choices(points, other_branch_meters)), suggested
+                _schema(
+                    valves, branch_meter_choices(points, other_branch_meters), spaces, feedbacks
+                ),
+                suggested,
             ),
             errors=errors,
         )
@@ -131,7 +173,135 @@ def _options(choices: Mapping[str, str]) -> list[SelectOptionDict]:
     return [SelectOptionDict(value=value, label=label) for value, label in choices.items()]
 
 
-def _schema(valves: Mapping[str, str], meters: Mapping[str, str]) -> probatio.Schema:
+def _feedback_of(chosen: list[str], routing: Mapping[str, Any]) -> dict[str, str]:
+    """Valve -> feedback point, the n-th feedback field belonging to the n-th valve chosen."""
+    return {
+        valve: str(routing[name])
+        for valve, name in zip(chosen, FEEDBACK_FIELDS, strict=False)
+        if routing.get(name)
+    }
+
+
+def _routing_config(chosen: list[str], routing: Mapping[str, Any]) -> dict[str, Any]:
+    space = routing.get(CONF_SPACE) or None
+    limit = routing.get(CONF_SPACE_LIMIT)
+    return {
+        "space": None if space is None else str(space),
+        "space_limit": None if space is None or limit is None else float(limit),
+        "feedback": _feedback_of(chosen, routing),
+        "open_pct": float(routing.get(CONF_OPEN, DEFAULT_OPEN_PCT)),
+        "closed_pct": float(routing.get(CONF_CLOSED, DEFAULT_CLOSED_PCT)),
+    }
+
+
+def _check_points(
+    chosen: list[str],
+    routing: Mapping[str, Any],
+    spaces: Mapping[str, str],
+    feedbacks: Mapping[str, str],
+) -> dict[str, str]:
+    """Errors of the points the routing section names."""
+    space = routing.get(CONF_SPACE) or None
+    errors: dict[str, str] = {}
+    if space is not None and space not in spaces:
+        errors[CONF_SPACE] = "invalid_space_temperature"
+    elif space is None and routing.get(CONF_SPACE_LIMIT) is not None:
+        errors[CONF_SPACE] = "space_limit_without_space"
+    for index, name in enumerate(FEEDBACK_FIELDS):
+        ref = routing.get(name)
+        if not ref:
+            continue
+        if ref not in feedbacks:
+            errors[name] = "invalid_feedback"
+        elif index >= len(chosen):
+            errors[name] = "feedback_without_valve"
+        elif ref in chosen:
+            errors[name] = "feedback_is_a_valve"
+    return errors
+
+
+def _check_routing(
+    chosen: list[str],
+    routing: Mapping[str, Any],
+    spaces: Mapping[str, str],
+    feedbacks: Mapping[str, str],
+) -> dict[str, str]:
+    """Errors of the routing section, as the router itself would refuse the destination."""
+    errors = _check_points(chosen, routing, spaces, feedbacks)
+    if errors:
+        return errors
+    config = _routing_config(chosen, routing)
+    space, feedback = config["space"], config["feedback"]
+    try:
+        Destination(
+            "check",
+            "check",
+            RouteKind.STOCKROOM,
+            tuple(
+                Valve(
+                    PointRef.parse(valve),
+                    config["open_pct"],
+                    config["closed_pct"],
+                    PointRef.parse(feedback[valve]) if valve in feedback else None,
+                )
+                for valve in chosen
+            ),
+            None if space is None else PointRef.parse(space),
+            config["space_limit"],
+        )
+    except DestinationError as err:
+        return {_DESTINATION_ERRORS.get(err.code, "base"): f"routing_{err.code}"}
+    except ValueError:
+        return {"base": "routing_bad_point"}
+    return {}
+
+
+def _routing_suggested(config: HeatDestinationConfig) -> dict[str, Any]:
+    suggested: dict[str, Any] = {CONF_OPEN: config.open_pct, CONF_CLOSED: config.closed_pct}
+    if config.space is not None:
+        suggested[CONF_SPACE] = config.space
+        suggested[CONF_SPACE_LIMIT] = config.space_limit
+    for valve, name in zip(config.valves, FEEDBACK_FIELDS, strict=False):
+        if valve in config.feedback:
+            suggested[name] = config.feedback[valve]
+    return suggested
+
+
+def _percent() -> NumberSelector:
+    return NumberSelector(
+        NumberSelectorConfig(
+            min=0, max=100, step=1, unit_of_measurement="%", mode=NumberSelectorMode.BOX
+        )
+    )
+
+
+def _routing_schema(spaces: Mapping[str, str], feedbacks: Mapping[str, str]) -> probatio.Schema:
+    choose = SelectSelector(
+        SelectSelectorConfig(options=_options(feedbacks), mode=SelectSelectorMode.DROPDOWN)
+    )
+    return probatio.Schema(
+        {
+            probatio.Optional(CONF_SPACE): SelectSelector(
+                SelectSelectorConfig(options=_options(spaces), mode=SelectSelectorMode.DROPDOWN)
+            ),
+            probatio.Optional(CONF_SPACE_LIMIT): NumberSelector(
+                NumberSelectorConfig(
+                    min=5, max=60, step=0.5, unit_of_measurement="°C", mode=NumberSelectorMode.BOX
+                )
+            ),
+            **{probatio.Optional(name): choose for name in FEEDBACK_FIELDS},
+            probatio.Required(CONF_OPEN, default=DEFAULT_OPEN_PCT): _percent(),
+            probatio.Required(CONF_CLOSED, default=DEFAULT_CLOSED_PCT): _percent(),
+        }
+    )
+
+
+def _schema(
+    valves: Mapping[str, str],
+    meters: Mapping[str, str],
+    spaces: Mapping[str, str] | None = None,
+    feedbacks: Mapping[str, str] | None = None,
+) -> probatio.Schema:
     return probatio.Schema(
         {
             probatio.Required(CONF_NAME): TextSelector(),
@@ -155,6 +325,10 @@ def _schema(valves: Mapping[str, str], meters: Mapping[str, str]) -> probatio.Sc
                     ],
                     mode=SelectSelectorMode.DROPDOWN,
                 )
+            ),
+            # The heat router's settings of the destination (docs/routing.md).
+            probatio.Optional(CONF_ROUTING, default={}): section(
+                _routing_schema(spaces or {}, feedbacks or {}), {"collapsed": True}
             ),
         }
     )

@@ -1,4 +1,4 @@
-"""The site's options flow: one form, a section each for heat, BACnet/IP and the UPS limits.
+"""The site's options flow: one form, a section each for heat, BACnet/IP, the UPS limits, routing.
 
 What the values mean, and their defaults, are in settings.py; this module only asks for them.
 """
@@ -12,6 +12,7 @@ from homeassistant.config_entries import ConfigFlowResult, OptionsFlowWithReload
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -22,23 +23,35 @@ from homeassistant.helpers.selector import (
 )
 import probatio
 
-from ..const import CONF_LOW_BATTERY_CHARGE, CONF_LOW_BATTERY_RUNTIME
+from ..const import CONF_LOW_BATTERY_CHARGE, CONF_LOW_BATTERY_RUNTIME, SUBENTRY_HEAT_DESTINATION
 from ..lib.heat import Fluid, HeatDomainError, HeatingKind
+from ..lib.routing import DefaultRouting
 from ..settings import (
     BACNET_DEFAULTS,
     CONF_APDU_RETRIES,
     CONF_APDU_TIMEOUT,
     CONF_BACNET,
     CONF_BBMD_ADDRESS,
+    CONF_CONFIRM_TIMEOUT,
+    CONF_DEFAULT_ROUTING,
+    CONF_DWELL,
     CONF_EFFICIENCY,
     CONF_EMISSION_FACTOR,
+    CONF_EXHAUST_LIMIT,
     CONF_FLUID,
+    CONF_GRACE,
     CONF_HEAT,
     CONF_HEATING_KIND,
+    CONF_HOLD,
+    CONF_HYSTERESIS,
     CONF_LOCAL_ADDRESS,
     CONF_LOCAL_INSTANCE,
     CONF_LOCAL_PORT,
     CONF_MAX_READING_GAP,
+    CONF_MONITOR_ONLY,
+    CONF_ROUTING,
+    CONF_SAFETY_PRIORITY,
+    CONF_SUPPLY_LIMIT,
     CONF_TARIFF,
     CONF_UPS,
     CONF_WRITE_PRIORITY,
@@ -47,6 +60,8 @@ from ..settings import (
     UPS_DEFAULTS,
     HeatOptions,
     check_bacnet,
+    check_routing,
+    routing_values,
 )
 
 
@@ -167,6 +182,44 @@ def check_heat(user_input: Mapping[str, Any]) -> dict[str, str]:
     return {}
 
 
+def routing_schema() -> probatio.Schema:
+    """The fields of the routing section: the heat router's limits, timers and priorities.
+
+    The ranges are the router's own (lib/routing/settings.py); the safety priority's box
+    allows 1-16 so that a priority of 1-4 gets its own error rather than a range message.
+    """
+    return probatio.Schema(
+        {
+            probatio.Required(CONF_EXHAUST_LIMIT): _number(15, 90, 0.5, "°C"),
+            probatio.Required(CONF_SUPPLY_LIMIT): _number(15, 100, 0.5, "°C"),
+            probatio.Required(CONF_HYSTERESIS): _number(0.1, 20, 0.1, "K"),
+            probatio.Required(CONF_HOLD): probatio.All(
+                _number(0, 86400, 1, "s"), probatio.Coerce(int)
+            ),
+            probatio.Required(CONF_DWELL): probatio.All(
+                _number(0, 86400, 1, "s"), probatio.Coerce(int)
+            ),
+            probatio.Required(CONF_GRACE): probatio.All(
+                _number(0, 3600, 1, "s"), probatio.Coerce(int)
+            ),
+            probatio.Required(CONF_CONFIRM_TIMEOUT): probatio.All(
+                _number(1, 3600, 1, "s"), probatio.Coerce(int)
+            ),
+            probatio.Required(CONF_SAFETY_PRIORITY): probatio.All(
+                _box(1, 16), probatio.Coerce(int)
+            ),
+            probatio.Required(CONF_DEFAULT_ROUTING): SelectSelector(
+                SelectSelectorConfig(
+                    options=[d.value for d in DefaultRouting],
+                    translation_key=CONF_DEFAULT_ROUTING,
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            ),
+            probatio.Required(CONF_MONITOR_ONLY): BooleanSelector(),
+        }
+    )
+
+
 class SiteOptionsFlow(OptionsFlowWithReload):
     """The site's options; saving them reloads the site (its figures depend on them)."""
 
@@ -176,12 +229,21 @@ class SiteOptionsFlow(OptionsFlowWithReload):
         if user_input is not None:
             errors = check_heat(user_input[CONF_HEAT])
             errors |= check_bacnet(user_input.get(CONF_BACNET) or {})
+            if CONF_ROUTING in user_input and self._has_destinations():
+                comfort = int(
+                    {
+                        **current_bacnet(self.config_entry.options),
+                        **user_input.get(CONF_BACNET, {}),
+                    }[CONF_WRITE_PRIORITY]
+                )
+                errors |= check_routing(user_input[CONF_ROUTING], comfort)
             if not errors:
                 return self.async_create_entry(data={**self.config_entry.options, **user_input})
         current = user_input or {
             CONF_HEAT: {**HEAT_DEFAULTS, **dict(self.config_entry.options.get(CONF_HEAT) or {})},
             CONF_BACNET: current_bacnet(self.config_entry.options),
             CONF_UPS: current_ups(self.config_entry.options),
+            CONF_ROUTING: routing_values(self.config_entry.options),
         }
         schema = probatio.Schema(
             {
@@ -190,6 +252,8 @@ class SiteOptionsFlow(OptionsFlowWithReload):
                 probatio.Required(CONF_BACNET): section(bacnet_schema(), {"collapsed": True}),
                 # When a UPS counts as low on battery whatever its flag says (ups_options.py).
                 probatio.Required(CONF_UPS): section(ups_schema(), {"collapsed": True}),
+                # The heat router's limits, timers and priorities (settings.py, docs/routing.md).
+                probatio.Optional(CONF_ROUTING): section(routing_schema(), {"collapsed": True}),
             }
         )
         return self.async_show_form(
@@ -197,4 +261,11 @@ class SiteOptionsFlow(OptionsFlowWithReload):
             data_schema=self.add_suggested_values_to_schema(schema, current),
             errors=errors,
             description_placeholders={"currency": self.hass.config.currency},
+        )
+
+    def _has_destinations(self) -> bool:
+        """Routing is checked only where there is something to route."""
+        return any(
+            s.subentry_type == SUBENTRY_HEAT_DESTINATION
+            for s in self.config_entry.subentries.values()
         )

@@ -379,6 +379,25 @@ class BacnetDevice(Device):
             await self._journal.async_forgotten(key, priority)
         return await self._reread(obj)
 
+    async def priority_in_control(self, key: str) -> int | None:
+        """The lowest-numbered slot of the object's priority array that holds a command.
+
+        ASHRAE 135 clause 19.2: that slot's value is the present value. None: every slot is
+        empty and the relinquish default is in control.
+        """
+        obj = self._object(key)
+        if not obj.commandable:
+            return None
+        try:
+            arrays = await self.client.read_properties([(obj.object_id, ("priority-array",))])
+        except BacnetError as err:
+            raise BacnetRequestError(err, obj.name) from err
+        raw = arrays.get((obj.object_id, "priority-array"))
+        if isinstance(raw, BacnetError):
+            raise BacnetRequestError(raw, obj.name)
+        slots = raw if isinstance(raw, tuple) else ()
+        return next((index + 1 for index, slot in enumerate(slots) if slot is not None), None)
+
     async def release_all(self) -> None:
         """Relinquish every command held; a failure is logged and the command kept."""
         for key in sorted(self._held):

@@ -159,6 +159,11 @@ class Device(ABC):
         a Modbus register keeps the last value written; there is nothing to relinquish)."""
         return None
 
+    async def priority_in_control(self, key: str) -> int | None:
+        """The priority whose command the point follows now (None: no priority array, or
+        none holds it, so its default is in control); DeviceError if it cannot be read."""
+        return None
+
     async def release_all(self) -> None:  # noqa: B027
         """Give back every command microdc holds (on unload and on release)."""
 

@@ -1,0 +1,449 @@
+"""The heat router end to end: the simulator's controller, heat meter, rack sensors and valves.
+
+The valves are the hydronic controller's analog outputs (BACnet/IP), their feedback is the
+valve actuators' Modbus gateway (unit 5, profile demo_valve_feedback: the valves' true
+positions), the rack exhaust comes from the environment sensor and the loop supply from the
+heat meter (Modbus). Time stands still in the simulator (--speed 0); the Clock moves it together
+with Home Assistant's timers and the router's clock. A fresh simulator per test: the router
+moves its valves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from pathlib import Path
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+import yaml
+
+from custom_components.microdc import logbook as microdc_logbook
+from custom_components.microdc.const import (
+    CONF_SITE_NAME,
+    DOMAIN,
+    SUBENTRY_HEAT_DESTINATION,
+    SUBENTRY_MODBUS_DEVICE,
+)
+from custom_components.microdc.destination_config import (
+    CONF_BRANCH_METER,
+    CONF_FEEDBACK,
+    CONF_KIND,
+    CONF_VALVES,
+)
+from custom_components.microdc.lib.devices.bacnet_config import object_key
+from custom_components.microdc.lib.protocols.bacnet import BacnetNetwork, ObjectId
+from custom_components.microdc.routing import EVENT_HEAT_ROUTED
+from custom_components.microdc.settings import BacnetSiteSettings
+from tests.ha.bacnet_site import BACNET_OPTIONS, INSTANCE, demo_objects, device_subentry
+from tests.ha.test_heat_accounting import Clock
+from tests.simulator_process import REPO_ROOT, SimulatorProcess
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+CONTROLLER = "controller"
+FEEDBACK = "feedback"
+VALVES = {
+    "stockroom": ObjectId("analog-output", 1),
+    "tenant_a": ObjectId("analog-output", 2),
+    "tenant_b": ObjectId("analog-output", 3),
+}
+DRY_COOLER = ObjectId("analog-output", 5)
+COMFORT, SAFETY = 12, 5
+
+
+@pytest.fixture(scope="module")
+def site_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo site plus the valve actuators' feedback gateway (Modbus unit 5)."""
+    site = yaml.safe_load((REPO_ROOT / "simulator/sites/demo.yaml").read_text(encoding="utf-8"))
+    site["modbus"]["devices"]["valve_feedback"] = {
+        "unit_id": 5,
+        "profile": "demo_valve_feedback",
+        "points": {
+            f"{v}_valve": f"valve_position_pct.{v}"
+            for v in ("stockroom", "tenant_a", "tenant_b", "shared_loop", "dry_cooler")
+        },
+    }
+    path = Path(tmp_path_factory.mktemp("routing_site")) / "site.yaml"
+    path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def _modbus(sim: SimulatorProcess, subentry_id: str, profile: str, unit: int) -> dict[str, Any]:
+    return {
+        "subentry_id": subentry_id,
+        "subentry_type": SUBENTRY_MODBUS_DEVICE,
+        "title": subentry_id,
+        "unique_id": f"127.0.0.1:{sim.modbus_port}:{unit}",
+        "data": {"host": "127.0.0.1", "port": sim.modbus_port, "unit_id": unit, "profile": profile},
+    }
+
+
+def _destination(name: str) -> dict[str, Any]:
+    valve = f"{CONTROLLER}/{object_key(VALVES[name])}"
+    return {
+        "subentry_id": name,
+        "subentry_type": SUBENTRY_HEAT_DESTINATION,
+        "title": name.replace("_", " ").title(),
+        "unique_id": None,
+        "data": {
+            CONF_KIND: "tenant" if name.startswith("tenant") else name,
+            CONF_VALVES: [valve],
+            CONF_BRANCH_METER: None,
+            CONF_FEEDBACK: {valve: f"{FEEDBACK}/{name}_valve"},
+        },
+    }
+
+
+class RoutedSite:
+    """A loaded site on a fresh simulator, its clock and what the simulator's valves do."""
+
+    def __init__(
+        self, hass: HomeAssistant, sim: SimulatorProcess, entry: MockConfigEntry, clock: Clock
+    ):
+        self.hass, self.sim, self.entry, self.clock = hass, sim, entry, clock
+        self.events: list[Event[Any]] = []
+        hass.bus.async_listen(EVENT_HEAT_ROUTED, self.events.append)
+
+    @property
+    def routing(self) -> Any:
+        return self.entry.runtime_data.routing
+
+    async def valves(self) -> dict[str, dict[str, Any]]:
+        """Each valve's command state on the simulator (priority array, present value)."""
+        state = await self.sim.async_state()
+        return {name: valve["bacnet"] for name, valve in state["valves"].items()}
+
+    async def slots(self, valve: str) -> list[Any]:
+        return list((await self.valves())[valve]["priority_array"])
+
+    async def call(self, service: str, **data: Any) -> None:
+        await self.hass.services.async_call(
+            DOMAIN, service, {"config_entry_id": self.entry.entry_id, **data}, blocking=True
+        )
+        await self.hass.async_block_till_done(wait_background_tasks=True)
+
+    def state(self, platform: str, key: str) -> Any:
+        entity_id = er.async_get(self.hass).async_get_entity_id(
+            platform, DOMAIN, f"{self.entry.entry_id}_{key}"
+        )
+        assert entity_id is not None, key
+        return self.hass.states.get(entity_id)
+
+
+@pytest.fixture
+async def routed_site(
+    hass: HomeAssistant,
+    simulator_factory: Callable[..., SimulatorProcess],
+    site_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncGenerator[Callable[..., Any]]:
+    """Start a site with these routing options (dwell 0 unless told); unloaded at the end,
+    while its simulator still answers."""
+    started: list[MockConfigEntry] = []
+
+    async def start(**routing: Any) -> RoutedSite:
+        sim = simulator_factory(site=site_file)
+        clock = Clock(hass, monkeypatch)
+        roles = {str(oid): "valve_position" for oid in (*VALVES.values(), DRY_COOLER)}
+        controller = {
+            **device_subentry(sim, objects=demo_objects(roles), scan_interval_s=10),
+            "subentry_id": CONTROLLER,
+        }
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title="Corner Shop",
+            unique_id="corner_shop",
+            data={CONF_SITE_NAME: "Corner Shop"},
+            options={**BACNET_OPTIONS, "routing": {"dwell": 0, **routing}},
+            subentries_data=[
+                _modbus(sim, "meter", "demo_heat_meter", 4),
+                _modbus(sim, "pdu", "demo_rack_pdu", 1),
+                _modbus(sim, "environment", "demo_environment", 3),
+                _modbus(sim, FEEDBACK, "demo_valve_feedback", 5),
+                controller,
+                *(_destination(d) for d in VALVES),
+            ],
+        )
+        entry.add_to_hass(hass)
+        started.append(entry)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+        return RoutedSite(hass, sim, entry, clock)
+
+    yield start
+    for entry in started:
+        if entry.state is ConfigEntryState.LOADED:
+            await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _microdc_slots(slots: list[Any]) -> list[Any]:
+    return [slots[COMFORT - 1], slots[SAFETY - 1]]
+
+
+async def _none_held(site: RoutedSite) -> bool:
+    """Whether microdc's priorities are empty on every valve."""
+    valves = await site.valves()
+    return all(
+        _microdc_slots(valves[v]["priority_array"]) == [None, None] for v in (*VALVES, "dry_cooler")
+    )
+
+
+async def test_divert_moves_the_valves_and_the_heat_follows(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """divert_heat to the stockroom: its valve opens at 12, the others close, its kWh grow;
+    release_heat and unload relinquish (microdc's slots empty)."""
+    site: RoutedSite = await routed_site()
+    assert site.state("sensor", "heat_routing").state == "relinquish"
+    assert await _none_held(site)
+
+    await site.call("divert_heat", destination="Stockroom")
+    valves = await site.valves()
+    assert valves["stockroom"]["priority_array"][COMFORT - 1] == 100.0
+    assert valves["tenant_a"]["priority_array"][COMFORT - 1] == 0.0
+    assert valves["dry_cooler"]["priority_array"][COMFORT - 1] == 0.0
+    routing = site.state("sensor", "heat_routing")
+    assert routing.state == "requested"
+    assert routing.attributes["destinations"] == {"stockroom": 1.0}
+    assert routing.attributes["source"] == "action"
+    assert site.events[-1].data["new"] == {"stockroom": 1.0}
+    assert site.events[-1].data["reason"] == "requested"
+
+    heat = site.entry.runtime_data.heat
+    before = dict(heat.totals.by_destination_wh)
+    await site.clock.advance(site.sim, 90)  # the stroke is 60 s; the feedback confirms
+    await site.clock.poll(site.sim, 20)
+    gained = {d: e - before[d] for d, e in heat.totals.by_destination_wh.items()}
+    assert gained["stockroom"] > 20
+    assert gained["tenant_a"] == gained["tenant_b"] == 0
+    assert site.state("binary_sensor", "heat_safety").state == "off"
+
+    await site.call("release_heat")
+    assert await _none_held(site)
+    await site.call("divert_heat", destination="tenant_a")
+    assert (await site.slots("tenant_a"))[COMFORT - 1] == 100.0
+    assert await hass.config_entries.async_unload(site.entry.entry_id)
+    assert await _none_held(site)
+
+
+async def test_shares_an_end_time_and_the_dwell(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """Shares 1:1 open both tenants half; the dwell holds a change back; the request ends."""
+    site: RoutedSite = await routed_site(dwell=120)
+    await site.clock.poll(site.sim, 13)  # the dwell runs from the start's routing too
+    await site.call("divert_heat", shares={"tenant_a": 1, "tenant_b": 1}, duration={"seconds": 300})
+    valves = await site.valves()
+    assert valves["tenant_a"]["priority_array"][COMFORT - 1] == 50.0
+    assert valves["tenant_b"]["priority_array"][COMFORT - 1] == 50.0
+    assert valves["stockroom"]["priority_array"][COMFORT - 1] == 0.0
+
+    await site.call("divert_heat", destination="stockroom", source="Heat the stockroom")
+    # A plain action outranks an automation: nothing changes.
+    assert (await site.slots("tenant_a"))[COMFORT - 1] == 50.0
+    await site.call("divert_heat", destination="stockroom")  # the action changes its mind
+    assert site.state("sensor", "heat_routing").state == "dwell"
+    assert (await site.slots("tenant_a"))[COMFORT - 1] == 50.0
+    await site.clock.poll(site.sim, 13)  # past the dwell
+    assert site.state("sensor", "heat_routing").state == "requested"
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 100.0
+
+    # The action's request has no end; released, the automation's takes over until its end.
+    await site.call("release_heat", source="action")
+    assert site.routing.decision.request.source.name == "Heat the stockroom"
+    await site.call("release_heat", source="Heat the stockroom")
+    await site.clock.poll(site.sim, 13)
+    assert site.state("sensor", "heat_routing").state == "relinquish"
+    assert _microdc_slots(await site.slots("stockroom")) == [None, None]
+
+
+async def test_a_request_ends(hass: HomeAssistant, routed_site: Callable[..., Any]) -> None:
+    """A diversion for 60 s: within a poll of its end the default (reject) takes over."""
+    site: RoutedSite = await routed_site(default_routing="reject")
+    assert (await site.slots("dry_cooler"))[COMFORT - 1] == 100.0
+    await site.call("divert_heat", destination="stockroom", duration={"seconds": 60})
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 100.0
+    assert (await site.slots("dry_cooler"))[COMFORT - 1] == 0.0
+    await site.clock.poll(site.sim, 7)
+    assert site.state("sensor", "heat_routing").state == "default"
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 0.0
+    assert (await site.slots("dry_cooler"))[COMFORT - 1] == 100.0
+
+
+async def test_exhaust_over_its_limit_sends_heat_to_reject(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """A limit just below the exhaust now: reject at the safety priority at once, a repair and
+    a logbook entry; a limit well above it: cleared (after the hold), the request back."""
+    site: RoutedSite = await routed_site(hold=0)
+    await site.call("divert_heat", destination="stockroom")
+    env = site.entry.runtime_data.devices["environment"]
+    exhaust = float(env.value("exhaust_temperature"))
+    options = dict(site.entry.options)
+    options["routing"] = {**options["routing"], "exhaust_limit": round(exhaust - 1.0, 1), "hold": 0}
+    hass.config_entries.async_update_entry(site.entry, options=options)
+    await hass.config_entries.async_reload(site.entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    valves = await site.valves()
+    assert valves["dry_cooler"]["priority_array"][SAFETY - 1] == 100.0
+    assert valves["stockroom"]["priority_array"][SAFETY - 1] == 0.0
+    assert valves["stockroom"]["priority_array"][COMFORT - 1] is None  # one priority per point
+    assert site.state("sensor", "heat_routing").state == "safety_exhaust"
+    safety = site.state("binary_sensor", "heat_safety")
+    assert safety.state == "on"
+    assert safety.attributes["trips"][0]["reason"] == "safety_exhaust"
+    issues = [i for (d, i) in ir.async_get(hass).issues if d == DOMAIN]
+    assert any(i.startswith("routing_limit_") for i in issues)
+    tripped = next(e for e in site.events if e.data["reason"] == "safety_exhaust")
+    assert tripped.data["new"] == {"reject": 1.0}
+    describers: dict[str, Callable[[Event[Any]], dict[str, str]]] = {}
+    microdc_logbook.async_describe_events(hass, lambda _d, name, fn: describers.update({name: fn}))
+    message = describers[EVENT_HEAT_ROUTED](tripped)["message"]
+    assert "reject 100%" in message
+    assert "safety_exhaust" in message
+
+    options["routing"] = {**options["routing"], "exhaust_limit": 60.0}
+    hass.config_entries.async_update_entry(site.entry, options=options)
+    await hass.config_entries.async_reload(site.entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    await site.clock.poll(site.sim, 1)
+    assert site.state("sensor", "heat_routing").state == "requested"
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 100.0
+    assert not [
+        i for (d, i) in ir.async_get(hass).issues if d == DOMAIN and i.startswith("routing_")
+    ]
+
+
+async def test_a_stuck_valve_sends_heat_to_reject(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """valve_stuck on the stockroom: its feedback stays shut; after the confirm timeout the
+    stockroom is blocked (its share to reject) and a repair names it."""
+    site: RoutedSite = await routed_site(confirm_timeout=60)
+    await site.sim.async_inject_fault("valve_stuck", "stockroom")
+    await site.call("divert_heat", destination="stockroom")
+    await site.clock.poll(site.sim, 3)
+    assert site.state("sensor", "heat_routing").state == "requested"
+    await site.clock.poll(site.sim, 5)
+    assert site.state("sensor", "heat_routing").state == "safety_valve"
+    valves = await site.valves()
+    assert valves["stockroom"]["priority_array"][SAFETY - 1] == 0.0
+    assert valves["dry_cooler"]["priority_array"][SAFETY - 1] == 100.0
+    issues = [i for (d, i) in ir.async_get(hass).issues if d == DOMAIN]
+    assert f"routing_valve_{site.entry.entry_id}_stockroom" in issues
+
+
+async def test_a_lost_safety_input_sends_heat_to_reject(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """The environment sensor (the exhaust) goes offline: reject after the grace time."""
+    site: RoutedSite = await routed_site(grace=60)
+    await site.call("divert_heat", destination="tenant_b")
+    await site.sim.async_inject_fault("device_offline", "environment")
+    await site.clock.poll(site.sim, 3)
+    assert site.state("sensor", "heat_routing").state == "requested"
+    await site.clock.poll(site.sim, 5)
+    assert site.state("sensor", "heat_routing").state == "safety_input_lost"
+    assert (await site.slots("dry_cooler"))[SAFETY - 1] == 100.0
+    assert (await site.slots("tenant_b"))[SAFETY - 1] == 0.0
+    assert f"routing_input_lost_{site.entry.entry_id}" in [
+        i for (d, i) in ir.async_get(hass).issues if d == DOMAIN
+    ]
+
+
+async def test_an_operator_override_is_reported_not_fought(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """An operator writes the stockroom valve at 8: reported as overridden, left alone."""
+    site: RoutedSite = await routed_site()
+    await site.call("divert_heat", destination="stockroom")
+    network = await BacnetNetwork.acquire(BacnetSiteSettings.from_options(BACNET_OPTIONS).network)
+    try:
+        client = network.device(f"{site.sim.host}:{site.sim.bacnet_port}", INSTANCE)
+        await client.write_present_value(VALVES["stockroom"], 20.0, 8)
+        await site.clock.poll(site.sim, 2)
+        attributes = site.state("sensor", "heat_routing").attributes
+        assert attributes["overridden"] == {"hvac-controller: VLV-STOCKROOM": 8}
+        slots = await site.slots("stockroom")
+        assert slots[7] == 20.0
+        assert slots[COMFORT - 1] == 100.0  # ours kept, not rewritten
+        await client.relinquish(VALVES["stockroom"], 8)
+        await client.close()
+    finally:
+        await network.release()
+
+
+async def test_monitor_only_writes_nothing(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """Monitor-only with default reject: the router decides, nothing is written, actions and
+    the select refuse with a translated error."""
+    site: RoutedSite = await routed_site(monitor_only=True, default_routing="reject")
+    assert site.state("sensor", "heat_routing").state == "default"
+    with pytest.raises(ServiceValidationError) as err:
+        await site.call("divert_heat", destination="stockroom")
+    assert err.value.translation_key == "routing_monitor_only"
+    select = site.state("select", "heat_destination")
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            "select",
+            "select_option",
+            {"entity_id": select.entity_id, "option": "stockroom"},
+            blocking=True,
+        )
+    await site.clock.poll(site.sim, 2)
+    for valve in (*VALVES, "dry_cooler"):
+        assert _microdc_slots(await site.slots(valve)) == [None, None]
+
+
+async def test_the_select_and_bad_input(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """The select: automatic, reject and the destinations; a bad action is refused, translated."""
+    site: RoutedSite = await routed_site()
+    select = site.state("select", "heat_destination")
+    assert select.attributes["options"] == [
+        "automatic",
+        "reject",
+        "stockroom",
+        "tenant_a",
+        "tenant_b",
+    ]
+    assert select.state == "automatic"
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": select.entity_id, "option": "tenant_a"},
+        blocking=True,
+    )
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert site.state("select", "heat_destination").state == "tenant_a"
+    assert (await site.slots("tenant_a"))[COMFORT - 1] == 100.0
+    for data, key in (
+        ({"destination": "attic"}, "routing_unknown_destination"),
+        ({"shares": {"tenant_a": -1}}, "routing_bad_weight"),
+        ({}, "routing_no_destination"),
+    ):
+        with pytest.raises(ServiceValidationError) as err:
+            await site.call("divert_heat", **data)
+        assert err.value.translation_key == key
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "divert_heat",
+            {"config_entry_id": "nope", "destination": "reject"},
+            blocking=True,
+        )
+    assert err.value.translation_key == "routing_not_a_site"
+    # The router owns the valve: its number entity is disabled for a new install.
+    unique_id = f"{CONTROLLER}_{object_key(VALVES['stockroom'])}"
+    entity_id = er.async_get(hass).async_get_entity_id("number", DOMAIN, unique_id)
+    assert entity_id is not None
+    assert (
+        er.async_get(hass).async_get(entity_id).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    )
