@@ -12,7 +12,7 @@ from homeassistant.exceptions import ServiceValidationError
 
 from .const import DOMAIN
 from .entity import MicrodcPointEntity
-from .lib.points import Value
+from .lib.points import PointRef, Value
 
 
 class MicrodcCommandEntity(MicrodcPointEntity):
@@ -25,8 +25,21 @@ class MicrodcCommandEntity(MicrodcPointEntity):
         return super().available and reading is not None and reading.value is not None
 
     async def async_command(self, value: Value) -> None:
-        """Write the value at the site's priority."""
+        """Write the value at the site's priority, unless the site or its safety says no."""
         site = self.coordinator.config_entry.runtime_data
+        if site.monitor_only:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="routing_monitor_only",
+                translation_placeholders={"site": site.entry.title},
+            )
+        ref = PointRef(self.coordinator.subentry.subentry_id, self.point.key)
+        if site.routing is not None and site.routing.refuses_manual_write(ref, value):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="manual_write_blocked_by_safety",
+                translation_placeholders={"entity_id": self.entity_id, "site": site.entry.title},
+            )
         await self.coordinator.async_write(self.point.key, value, priority=site.write_priority)
 
     async def async_relinquish(self) -> None:

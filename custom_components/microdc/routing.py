@@ -42,7 +42,7 @@ from .coordinator import DeviceCoordinator
 from .destination_config import HeatDestinationConfig
 from .lib.devices.base import DeviceError
 from .lib.heat.energy_points import number
-from .lib.points import PointRef, Role
+from .lib.points import PointRef, Role, Value
 from .lib.routing import (
     REJECT,
     Decision,
@@ -282,6 +282,30 @@ class SiteRouting:
         self._applied.clear()
 
     # --- requests ------------------------------------------------------------------------
+
+    def refuses_manual_write(self, ref: PointRef, value: Value) -> bool:
+        """Whether safety forbids a person's direct write to a valve the router routes.
+
+        Opening a destination's valve while safety keeps that destination closed, or moving
+        reject's valve off open while a site-wide trip sends everything there, would route
+        heat where a limit says no; any other write is the engineer's, and the router's next
+        change writes over it.
+        """
+        decision = self.decision
+        if ref not in self.routed or decision is None:
+            return False
+        destination = self._valve_of[ref]
+        valve = next(v for d in self.destinations for v in d.valves if v.command == ref)
+        if isinstance(value, bool):
+            position = valve.open if value else valve.closed
+        elif isinstance(value, int | float):
+            position = float(value)
+        else:
+            return False
+        if destination == REJECT:
+            site_wide = any(trip.destination is None for trip in decision.trips)
+            return site_wide and abs(position - valve.open) > 1e-6
+        return destination in decision.blocked and abs(position - valve.closed) > 1e-6
 
     def destination_id(self, name: str) -> str | None:
         """A destination by its option key, title or subentry id (None: not this site's)."""

@@ -27,7 +27,13 @@ from .heat_accounting import SiteHeatAccounting
 from .lib.routing import SettingsError
 from .profile_store import async_load_profiles
 from .routing import SiteRouting
-from .settings import BacnetSiteSettings, UpsLimits, routing_settings, routing_values
+from .settings import (
+    CONF_MONITOR_ONLY,
+    BacnetSiteSettings,
+    UpsLimits,
+    routing_settings,
+    routing_values,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -42,6 +48,8 @@ class Site:
         self.name: str = entry.data[CONF_SITE_NAME]
         self.ups_limits = UpsLimits.from_options(entry.options)
         self.write_priority = BacnetSiteSettings.write_priority_of(entry.options)
+        # A monitor-only site writes nothing: not the router, not a person's click.
+        self.monitor_only = bool(routing_values(entry.options)[CONF_MONITOR_ONLY])
         self.devices: dict[str, DeviceCoordinator] = {}  # by device subentry id
         self.heat: SiteHeatAccounting | None = None
         self.routing: SiteRouting | None = None  # only a site with heat destinations routes

@@ -286,9 +286,22 @@ async def test_exhaust_over_its_limit_sends_heat_to_reject(
     exhaust = float(env.value("exhaust_temperature"))
     options = dict(site.entry.options)
     options["routing"] = {**options["routing"], "exhaust_limit": round(exhaust - 1.0, 1), "hold": 0}
+    # The engineer has enabled the stockroom valve's own entity (disabled by default: routed).
+    registry = er.async_get(hass)
+    stockroom_valve = registry.async_get_entity_id(
+        "number", DOMAIN, f"{CONTROLLER}_{object_key(VALVES['stockroom'])}"
+    )
+    assert stockroom_valve is not None
+    registry.async_update_entity(stockroom_valve, disabled_by=None)
     hass.config_entries.async_update_entry(site.entry, options=options)
     await hass.config_entries.async_reload(site.entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
+    # A person's click goes through the safety layer too: the tripped site keeps it closed.
+    with pytest.raises(ServiceValidationError) as blocked:
+        await hass.services.async_call(
+            "number", "set_value", {"entity_id": stockroom_valve, "value": 80}, blocking=True
+        )
+    assert blocked.value.translation_key == "manual_write_blocked_by_safety"
     valves = await site.valves()
     assert valves["dry_cooler"]["priority_array"][SAFETY - 1] == 100.0
     assert valves["stockroom"]["priority_array"][SAFETY - 1] == 0.0
@@ -396,6 +409,18 @@ async def test_monitor_only_writes_nothing(
             {"entity_id": select.entity_id, "option": "stockroom"},
             blocking=True,
         )
+    # Nor a person's click on a writable point of a device: monitor-only writes nothing.
+    limit = er.async_get(hass).async_get_entity_id(
+        "number", DOMAIN, "environment_exhaust_alarm_limit"
+    )
+    assert limit is not None
+    with pytest.raises(ServiceValidationError) as refused:
+        await hass.services.async_call(
+            "number", "set_value", {"entity_id": limit, "value": 40}, blocking=True
+        )
+    assert refused.value.translation_key == "routing_monitor_only"
+    served = (await site.sim.async_state())["modbus"]["environment"]["points"]
+    assert served["exhaust_alarm_limit"]["written"] is False
     await site.clock.poll(site.sim, 2)
     for valve in (*VALVES, "dry_cooler"):
         assert _microdc_slots(await site.slots(valve)) == [None, None]
