@@ -21,6 +21,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, snapsh
 from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
 from syrupy.assertion import SnapshotAssertion
 
+from custom_components.microdc import heat_accounting
 from custom_components.microdc.const import (
     CONF_SITE_NAME,
     DOMAIN,
@@ -48,6 +49,7 @@ ROLES = {
 }
 MODBUS = {"pdu": ("demo_rack_pdu", 1), "ups": ("demo_ups", 2), "env": ("demo_environment", 3)}
 MODBUS |= {"meter": ("demo_heat_meter", 4)}
+FIXED_NOW = 1_768_471_200.0  # 2026-01-15 10:00 UTC
 VALVES = {"stockroom": 1, "tenant_a": 2, "tenant_b": 3, "shared_loop": 4}
 
 pytestmark = pytest.mark.usefixtures("socket_enabled", "entity_registry_enabled_by_default")
@@ -124,8 +126,11 @@ async def test_platform_snapshot(
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
     simulator_factory: Callable[..., SimulatorProcess],
+    monkeypatch: pytest.MonkeyPatch,
     platform: Platform,
 ) -> None:
+    # The heat ledgers' and the router's clock, held still: the routing sensor says since when.
+    monkeypatch.setattr(heat_accounting, "utc_timestamp", lambda: FIXED_NOW)
     entry = _demo_site(simulator_factory())
     entry.add_to_hass(hass)
     with patch("custom_components.microdc.PLATFORMS", [platform]):
