@@ -7,7 +7,11 @@ the same stack with two additions, so it is assembled here from the same parts:
   dropped, so a client sees silence (a timeout), exactly as with an unplugged controller,
   instead of the abort that dropping a request higher up the stack would produce; and a delay
   on incoming packets for slow replies;
-- a hook that counts incoming requests per service, for the control API's counters.
+- a hook that counts incoming requests per service, for the control API's counters;
+- a COV table of a set size (``cov_table_size``; None: unlimited): a new subscription beyond
+  it is refused with error class resources, code no-space-to-add-list-element (ASHRAE 135
+  clause 13.14.1.3.2), as a small controller with a fixed table does; renewals and
+  cancellations of existing subscriptions are always taken.
 
 bacpypes3 ships no type hints; everything it returns is ``Any`` and stays inside this module
 and bacnet_device.py.
@@ -26,7 +30,10 @@ from bacpypes3.app import Application  # type: ignore[import-untyped]
 from bacpypes3.appservice import ApplicationServiceAccessPoint  # type: ignore[import-untyped]
 from bacpypes3.basetypes import Segmentation  # type: ignore[import-untyped]
 from bacpypes3.comm import bind  # type: ignore[import-untyped]
-from bacpypes3.errors import UnrecognizedService  # type: ignore[import-untyped]
+from bacpypes3.errors import (  # type: ignore[import-untyped]
+    ExecutionError,
+    UnrecognizedService,
+)
 from bacpypes3.ipv4 import IPv4DatagramServer  # type: ignore[import-untyped]
 from bacpypes3.ipv4.bvll import BVLLCodec  # type: ignore[import-untyped]
 from bacpypes3.ipv4.service import BIPNormal, UDPMultiplexer  # type: ignore[import-untyped]
@@ -142,6 +149,8 @@ class DeviceApplication(Application):  # type: ignore[misc]
         self.add_object(device_object)
         self.request_counts: Counter[str] = Counter()
         self.rpm_enabled = True
+        self.cov_table_size: int | None = None
+        self.cov_refusals = 0
 
     async def indication(self, apdu: Any) -> None:
         name = type(apdu).__name__
@@ -167,6 +176,25 @@ class DeviceApplication(Application):  # type: ignore[misc]
             abort.pduDestination = apdu.pduDestination
             apdu = abort
         await super().response(apdu)
+
+    async def do_SubscribeCOVRequest(self, apdu: Any) -> None:  # noqa: N802
+        size = self.cov_table_size
+        cancel = apdu.issueConfirmedNotifications is None and apdu.lifetime is None
+        if size is not None and not cancel and self.cov_subscription_count() >= size:
+            detection = self._cov_detections.get(apdu.monitoredObjectIdentifier)
+            renewal = detection is not None and any(
+                cov.client_addr == apdu.pduSource
+                and cov.proc_id == apdu.subscriberProcessIdentifier
+                for cov in detection.cov_subscriptions
+            )
+            if not renewal:
+                self.cov_refusals += 1
+                raise ExecutionError(errorClass="resources", errorCode="noSpaceToAddListElement")
+        await super().do_SubscribeCOVRequest(apdu)
+
+    def cov_subscription_count(self) -> int:
+        """How many COV subscriptions the device holds (its table's entries)."""
+        return sum(len(d.cov_subscriptions) for d in self._cov_detections.values())
 
     def get_services_supported(self) -> Any:
         supported = super().get_services_supported()

@@ -61,6 +61,7 @@ PLAUSIBLE = {
     ("environment", "exhaust_temperature"): (15, 60),
     ("environment", "humidity"): (10, 90),
     ("environment", "firmware_version"): (1, 99),
+    ("environment", "exhaust_alarm_limit"): (20, 60),
     ("heat_meter", "flow"): (0.1, 5),
     ("heat_meter", "supply_temperature"): (15, 60),
     ("heat_meter", "return_temperature"): (15, 60),
@@ -203,6 +204,24 @@ def test_device_offline_silences_one_unit(
     assert not client.read_holding_registers(0, count=2, device_id=1).isError()
     simulator.clear_faults()
     assert not client.read_input_registers(0, count=1, device_id=2).isError()
+
+
+def test_a_silent_gateway_accepts_connections_but_answers_nothing(
+    simulator: SimulatorProcess, socket_enabled: None
+) -> None:
+    impatient = ModbusTcpClient(simulator.host, port=simulator.modbus_port, timeout=0.3, retries=0)
+    try:
+        with simulator.fault("gateway_silent"):
+            assert impatient.connect()  # the TCP connection is accepted
+            for unit in (1, 2, 3, 4, 99):  # every unit id, known or not, is silent
+                with pytest.raises(ModbusIOException):
+                    impatient.read_holding_registers(0, count=1, device_id=unit)
+                impatient.close()
+                assert impatient.connect()
+            assert all(d["offline"] for d in simulator.state()["modbus"].values())
+        assert not impatient.read_holding_registers(0, count=2, device_id=1).isError()
+    finally:
+        impatient.close()
 
 
 def test_slow_replies_outlast_a_short_timeout_but_arrive(
