@@ -47,6 +47,7 @@ from ..settings import (
     UPS_DEFAULTS,
     HeatOptions,
     check_bacnet,
+    check_write_priority,
 )
 
 
@@ -176,6 +177,7 @@ class SiteOptionsFlow(OptionsFlowWithReload):
         if user_input is not None:
             errors = check_heat(user_input[CONF_HEAT])
             errors |= check_bacnet(user_input.get(CONF_BACNET) or {})
+            errors |= check_write_priority(user_input.get(CONF_BACNET) or {})
             if not errors:
                 return self.async_create_entry(data={**self.config_entry.options, **user_input})
         current = user_input or {
