@@ -69,13 +69,13 @@ def _modbus(sim: SimulatorProcess, name: str) -> ConfigSubentryData:
     )
 
 
-def demo_entry(sim: SimulatorProcess) -> MockConfigEntry:
+def demo_entry(sim: SimulatorProcess, entry_id: str = ENTRY_ID) -> MockConfigEntry:
     """The demo site as a finished set of flows would store it."""
     bacnet = device_subentry(sim, scan_interval_s=POLL_S)
     bacnet["subentry_id"] = BACNET_ID
     return MockConfigEntry(
         domain=DOMAIN,
-        entry_id=ENTRY_ID,
+        entry_id=entry_id,
         title=SITE_NAME,
         unique_id="corner_shop",
         data={CONF_SITE_NAME: SITE_NAME},
@@ -92,11 +92,13 @@ def subentry_of(device: str) -> str:
 class DemoSite:
     """A loaded demo site and one clock for everything."""
 
-    def __init__(self, hass: HomeAssistant, sim: SimulatorProcess, patch: Any) -> None:
+    def __init__(
+        self, hass: HomeAssistant, sim: SimulatorProcess, patch: Any, entry_id: str = ENTRY_ID
+    ) -> None:
         """patch: pytest's monkeypatch (the ledgers' clock follows the simulated one)."""
         self.hass = hass
         self.sim = sim
-        self.entry = demo_entry(sim)
+        self.entry = demo_entry(sim, entry_id)
         self.start = dt_util.utcnow()
         self.ahead = timedelta()
         patch.setattr(heat_accounting, "utc_timestamp", self.timestamp)
@@ -117,6 +119,16 @@ class DemoSite:
         if self.entry.state is ConfigEntryState.LOADED:
             assert await self.hass.config_entries.async_unload(self.entry.entry_id)
             await self.hass.async_block_till_done()
+
+    async def down(self, seconds: float) -> None:
+        """Home Assistant is down: simulated time passes, nothing polls."""
+        await self.sim.async_advance(seconds)
+        self.ahead += timedelta(seconds=seconds)
+
+    async def remove(self) -> None:
+        """Remove the site: its Store and entities go with it."""
+        await self.hass.config_entries.async_remove(self.entry.entry_id)
+        await self.hass.async_block_till_done()
 
     async def reload(self) -> None:
         assert await self.hass.config_entries.async_reload(self.entry.entry_id)
@@ -147,7 +159,7 @@ class DemoSite:
         """entity id -> subentry id, for every enabled entity of a device."""
         return {
             e.entity_id: e.config_subentry_id or ""
-            for e in er.async_entries_for_config_entry(er.async_get(self.hass), ENTRY_ID)
+            for e in er.async_entries_for_config_entry(er.async_get(self.hass), self.entry.entry_id)
             if e.disabled_by is None and e.config_subentry_id is not None
         }
 
@@ -176,7 +188,7 @@ class DemoSite:
             "ledger.it_wh": self.heat.it_total_wh,
         }
         registry = er.async_get(self.hass)
-        for entry in er.async_entries_for_config_entry(registry, ENTRY_ID):
+        for entry in er.async_entries_for_config_entry(registry, self.entry.entry_id):
             if (entry.capabilities or {}).get("state_class") != "total_increasing":
                 continue
             state = self.hass.states.get(entry.entity_id)
