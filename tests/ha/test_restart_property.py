@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 import itertools
+import json
 import os
 
 from homeassistant.core import HomeAssistant
@@ -35,7 +36,8 @@ REPLACED_MARGIN = U32 - 50
 EVENTS = st.sampled_from(["restart", "reload", "wrap_pdu", "wrap_meter", "replace_meter"])
 PLAN = st.lists(st.tuples(EVENTS, st.floats(0.0, 1.0), st.integers(1, 4)), min_size=2, max_size=8)
 _ids = itertools.count()
-RESULTS: list[dict[str, float]] = []  # per example: restarts and worst error (for the benchmark)
+# benchmarks/reliability.py reads each example's restarts and errors from this file.
+REPORT = os.environ.get("MICRODC_RESTART_REPORT")
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +138,10 @@ async def test_totals_survive_restarts_wraps_and_a_replaced_meter(
     # Each example is a new site (its own entry and Store), removed at the end.
     site = DemoSite(hass, restart_simulator, monkeypatch, entry_id=f"restart{next(_ids)}")
     try:
-        RESULTS.append(await run_day(site, plan))
+        result = await run_day(site, plan)
+        if REPORT:
+            with open(REPORT, "a", encoding="utf-8") as report:  # noqa: ASYNC230 - tiny
+                report.write(json.dumps(result) + "\n")
     finally:
         await restart_simulator.async_clear_faults()
         await site.unload()
