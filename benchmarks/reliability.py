@@ -240,7 +240,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="smaller figures (a minute or two)")
     args = parser.parse_args()
     survived, injected = fault_matrix()
-    count, worst = restarts(3 if args.quick else 10, 4 * 3600 if args.quick else 8 * 3600)
+    count, worst = restarts(2 if args.quick else 6, 4 * 3600 if args.quick else 8 * 3600)
     cases, escapes = fuzz(100_000 if args.quick else 1_000_000)
     leaks = soak(1.0 if args.quick else 7.0)
     print(

@@ -58,6 +58,7 @@ def _measure() -> dict[str, float]:
     }
 
 
+@pytest.mark.timeout(600)  # a week at speed outlasts the suite's 120 s per test
 async def test_a_week_with_faults_and_restarts(
     hass: HomeAssistant,
     soak_simulator: SimulatorProcess,
