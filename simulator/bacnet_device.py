@@ -23,6 +23,8 @@ Faults read from the fault board:
   gone and it announces itself with an I-Am (broadcast, and sent directly to its former
   subscribers, since on loopback test ports a broadcast reaches only its own port).
 - ``slow_replies`` (device = the device's name, ``delay_s``): every request is answered late.
+- ``bacnet_restart`` (one-shot): the device restarts at once, as after ``device_offline`` ends
+  (subscriptions gone, I-Am to everyone and to its former subscribers).
 - ``valve_stuck`` (device = the valve's name): the valve keeps its position whatever is written;
   the model handles it, so the command still reaches the model (and shows in /state).
 
@@ -86,6 +88,8 @@ class Faults(Protocol):
     def active(self, fault: str, device: str | None = None) -> bool: ...
 
     def find(self, fault: str, device: str | None = None) -> Any: ...
+
+    def add_listener(self, listener: Any) -> None: ...
 
 
 class SiteFileError(ValueError):
@@ -333,6 +337,12 @@ class BacnetDevice:
         self._segmented = True
         # The command last handed to the model per output, so sync() passes only changes.
         self._applied: dict[ObjectSpec, float | bool] = {}
+        self.restarts = 0
+        faults.add_listener(self._on_fault)
+
+    def _on_fault(self, fault: Any) -> None:
+        if fault.fault == "bacnet_restart" and self._app is not None:
+            self._restart()
 
     @property
     def device_instance(self) -> int:
@@ -428,6 +438,7 @@ class BacnetDevice:
     def _restart(self) -> None:
         """Back from offline: a power-cycled controller forgets subscriptions and says I-Am."""
         app = self.app
+        self.restarts += 1
         former_subscribers = app.subscribers()
         app.drop_subscriptions()
         app.i_am(GlobalBroadcast())

@@ -7,7 +7,11 @@ the same stack with two additions, so it is assembled here from the same parts:
   dropped, so a client sees silence (a timeout), exactly as with an unplugged controller,
   instead of the abort that dropping a request higher up the stack would produce; and a delay
   on incoming packets for slow replies;
-- a hook that counts incoming requests per service, for the control API's counters.
+- a hook that counts incoming requests per service, for the control API's counters;
+- a COV table of a set size (``cov_table_size``; None: unlimited): a new subscription beyond
+  it is refused with error class resources, code no-space-to-add-list-element (ASHRAE 135
+  clause 13.14.1.3.2), as a small controller with a fixed table does; renewals and
+  cancellations of existing subscriptions are always taken.
 
 bacpypes3 ships no type hints; everything it returns is ``Any`` and stays inside this module
 and bacnet_device.py.
@@ -147,6 +151,8 @@ class DeviceApplication(Application):  # type: ignore[misc]
         self.rpm_enabled = True
         # Objects that refuse SubscribeCOV, as controllers that offer COV on a few objects do.
         self.cov_refused: set[tuple[str, int]] = set()
+        self.cov_table_size: int | None = None
+        self.cov_refusals = 0
 
     async def indication(self, apdu: Any) -> None:
         name = type(apdu).__name__
@@ -158,14 +164,6 @@ class DeviceApplication(Application):  # type: ignore[misc]
         if not self.rpm_enabled:
             raise UnrecognizedService("read-property-multiple is switched off")
         await super().do_ReadPropertyMultipleRequest(apdu)
-
-    async def do_SubscribeCOVRequest(self, apdu: Any) -> None:  # noqa: N802
-        object_id = apdu.monitoredObjectIdentifier
-        if (str(object_id[0]), int(object_id[1])) in self.cov_refused:
-            raise ExecutionError(
-                errorClass="services", errorCode="optionalFunctionalityNotSupported"
-            )
-        await super().do_SubscribeCOVRequest(apdu)
 
     async def response(self, apdu: Any) -> None:
         # bacpypes3 limits a response only by the client's max APDU. A controller that cannot
@@ -180,6 +178,31 @@ class DeviceApplication(Application):  # type: ignore[misc]
             abort.pduDestination = apdu.pduDestination
             apdu = abort
         await super().response(apdu)
+
+    async def do_SubscribeCOVRequest(self, apdu: Any) -> None:  # noqa: N802
+        object_id = apdu.monitoredObjectIdentifier
+        if (str(object_id[0]), int(object_id[1])) in self.cov_refused:
+            # An object that does not do COV, as controllers that offer it on a few objects.
+            raise ExecutionError(
+                errorClass="services", errorCode="optionalFunctionalityNotSupported"
+            )
+        size = self.cov_table_size
+        cancel = apdu.issueConfirmedNotifications is None and apdu.lifetime is None
+        if size is not None and not cancel and self.cov_subscription_count() >= size:
+            detection = self._cov_detections.get(apdu.monitoredObjectIdentifier)
+            renewal = detection is not None and any(
+                cov.client_addr == apdu.pduSource
+                and cov.proc_id == apdu.subscriberProcessIdentifier
+                for cov in detection.cov_subscriptions
+            )
+            if not renewal:
+                self.cov_refusals += 1
+                raise ExecutionError(errorClass="resources", errorCode="noSpaceToAddListElement")
+        await super().do_SubscribeCOVRequest(apdu)
+
+    def cov_subscription_count(self) -> int:
+        """How many COV subscriptions the device holds (its table's entries)."""
+        return sum(len(d.cov_subscriptions) for d in self._cov_detections.values())
 
     def get_services_supported(self) -> Any:
         supported = super().get_services_supported()

@@ -35,9 +35,12 @@ sends can stop the simulator):
     "warmest_hour": H, "offset_k": K}`` (each optional) changes the outdoor curve: the named
     day of the site file (its curve with the day's values), then the values given. 200 with
     the curve in force (as in GET /state's ``outdoor``).
-``POST /bacnet``  ``{"rpm_enabled": bool, "segmentation": bool, "max_apdu": int}`` (each
-    optional): switches of the BACnet device for clients' tests (ReadPropertyMultiple refused;
-    no segmentation with a small max APDU).
+``POST /bacnet``  ``{"rpm_enabled": bool, "segmentation": bool, "max_apdu": int,
+    "cov_table_size": int | null}`` (each optional): switches of the BACnet device for clients'
+    tests (ReadPropertyMultiple refused; no segmentation with a small max APDU; a COV table of
+    that many entries that refuses new subscriptions when full, null: unlimited). GET /state's
+    ``bacnet`` shows ``cov_subscriptions``, ``cov_table_size``, ``cov_refusals`` and
+    ``restarts`` (bacnet_restart faults and ends of device_offline).
 """
 
 from __future__ import annotations
@@ -174,13 +177,18 @@ async def _post_speed(request: web.Request) -> web.Response:
 async def _post_bacnet(request: web.Request) -> web.Response:
     runner = request.app[RUNNER]
     data = await _body(request)
-    _only(data, {"rpm_enabled", "segmentation", "max_apdu"})
+    _only(data, {"rpm_enabled", "segmentation", "max_apdu", "cov_table_size"})
     device = runner.bacnet
     if device is None:
         raise BadRequestError("this site has no BACnet device")
     for key in ("rpm_enabled", "segmentation"):
         if key in data and not isinstance(data[key], bool):
             raise BadRequestError(f"{key!r} must be true or false")
+    if "cov_table_size" in data:
+        size = data["cov_table_size"]
+        if size is not None:
+            size = int(_number(data, "cov_table_size", 0, 65535))
+        device.app.cov_table_size = size
     if "rpm_enabled" in data:
         device.rpm_enabled = data["rpm_enabled"]
     if "segmentation" in data or "max_apdu" in data:
@@ -189,7 +197,13 @@ async def _post_bacnet(request: web.Request) -> web.Response:
             device.set_segmentation(enabled, int(_number(data, "max_apdu", 50, 1476)))
         else:
             device.set_segmentation(enabled)
-    return _json({"rpm_enabled": device.rpm_enabled, "segmentation": device.segmentation_enabled})
+    return _json(
+        {
+            "rpm_enabled": device.rpm_enabled,
+            "segmentation": device.segmentation_enabled,
+            "cov_table_size": device.app.cov_table_size,
+        }
+    )
 
 
 async def _post_spaces(request: web.Request) -> web.Response:

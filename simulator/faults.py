@@ -24,12 +24,25 @@ counter_near_wrap   Modbus device                                point, margin (
 valve_stuck         valve name (stockroom, tenant_a, ...)        the valve ignores commands
 pump_failure        (none)                                       loop flow drops to zero
 cooling_failure     dry_cooler (default) or room                 dry cooler fans / room AC fail
+gateway_silent      (none: the Modbus gateway)                   connections are accepted, no
+                                                                 request is ever answered
+bacnet_restart      the BACnet device (default; name or          one-shot: the controller
+                    instance)                                    restarts (COV table dropped,
+                                                                 I-Am sent)
 ==================  ===========================================  ================================
+
+``gateway_silent`` is a gateway whose serial side hangs: TCP connects succeed (the kernel
+accepts them), requests get no reply at all, so a client sees timeouts, not refused
+connections. ``bacnet_restart`` is what a controller does after a power cycle or a firmware
+update: it forgets every COV subscription and announces itself with an I-Am; the table size
+that refuses further subscriptions is a switch of the device (``POST /bacnet``
+``cov_table_size``), not a fault.
 
 Servers use ``active(fault, device)`` and ``find(fault, device, **match)``; the device passed
 is the canonical name (Modbus: the site's device name, BACnet: the site's bacnet.name). The
 board normalises what a client sends (``"demo_ups"``, ``2``, ``"2"`` all mean ``"ups"``).
-A one-shot fault (counter_near_wrap) is handed to the listeners and not kept on the board.
+A one-shot fault (counter_near_wrap, bacnet_restart) is handed to the listeners and not
+kept on the board.
 """
 
 from __future__ import annotations
@@ -50,8 +63,10 @@ FAULT_NAMES = (
     "valve_stuck",
     "pump_failure",
     "cooling_failure",
+    "gateway_silent",
+    "bacnet_restart",
 )
-ONE_SHOT_FAULTS = ("counter_near_wrap",)
+ONE_SHOT_FAULTS = ("counter_near_wrap", "bacnet_restart")
 _TABLES = ("holding", "input", "coil", "discrete_input")
 
 
@@ -173,7 +188,7 @@ class FaultBoard:
 
     def _device(self, name: str, device: Any) -> str | None:
         site = self._site
-        if name in ("mains_outage", "pump_failure"):
+        if name in ("mains_outage", "pump_failure", "gateway_silent"):
             if device is not None:
                 raise FaultError(f"fault {name!r} takes no device")
             return None
@@ -187,6 +202,8 @@ class FaultBoard:
             if device not in valves:
                 raise FaultError(f"unknown valve {device!r}; valves: {', '.join(valves)}")
             return str(device)
+        if name == "bacnet_restart":
+            return self._bacnet_device(device)
         if device is None or isinstance(device, bool | float | list | dict):
             raise FaultError(f"fault {name!r} needs a device")
         if name in DEVICE_FAULTS and site.bacnet is not None:
@@ -205,6 +222,19 @@ class FaultBoard:
             if name in DEVICE_FAULTS and site.bacnet is not None:
                 names.append(site.bacnet.name)
             raise FaultError(f"unknown device {device!r}; devices: {', '.join(names)}") from None
+
+    def _bacnet_device(self, device: Any) -> str:
+        bacnet = self._site.bacnet
+        if bacnet is None:
+            raise FaultError("this site has no BACnet device")
+        if device is None or device in (
+            bacnet.name,
+            "bacnet",
+            bacnet.device_instance,
+            str(bacnet.device_instance),
+        ):
+            return bacnet.name
+        raise FaultError(f"unknown BACnet device {device!r}; the site's is {bacnet.name!r}")
 
     def _params(self, name: str, device: str | None, request: dict[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {}

@@ -12,6 +12,7 @@ in GET /state, as a real device's setpoint would be; any other write gets except
 ids get exception 0x0B (gateway target failed to respond), as a gateway does.
 
 Faults (simulator/faults.py): device_offline (no reply at all; the client times out),
+gateway_silent (the same for every unit id: connections are accepted, nothing is answered),
 slow_replies (the reply waits ``delay_s`` wall-clock seconds), exception_replies (an exception
 for requests overlapping an address range, optionally one table), sensor_stuck (the point keeps
 the raw value it had when the fault began), sensor_nan (the point's first ``nan`` sentinel, or an
@@ -171,7 +172,7 @@ class ModbusGateway:
             result[unit.spec.name] = {
                 "unit_id": unit.spec.unit_id,
                 "profile": unit.profile.profile_id,
-                "offline": self._faults.active("device_offline", unit.spec.name),
+                "offline": self.offline(unit),
                 "points": points,
             }
         return result
@@ -191,8 +192,12 @@ class ModbusGateway:
         return float(fault.params["delay_s"]) if fault else 0.0
 
     def offline(self, unit: _Unit) -> bool:
-        """Whether the unit is silent (device_offline)."""
-        return self._faults.active("device_offline", unit.spec.name)
+        """Whether the unit is silent (device_offline, or the whole gateway: gateway_silent)."""
+        return self.silent() or self._faults.active("device_offline", unit.spec.name)
+
+    def silent(self) -> bool:
+        """Whether the gateway answers nothing at all (gateway_silent)."""
+        return self._faults.active("gateway_silent")
 
     def read(
         self, unit: _Unit, table: str, address: int, count: int
@@ -350,6 +355,8 @@ class _GatewayContext(ModbusServerContext):
         gateway = self._gateway
         gateway.count(device_id, function_code)
         unit = gateway.unit(device_id)
+        if gateway.silent():
+            raise NoSuchIdException(f"the gateway is silent (unit {device_id})")  # type: ignore[no-untyped-call]
         if unit is None:
             return ExcCodes.GATEWAY_NO_RESPONSE
         if gateway.offline(unit):

@@ -214,6 +214,10 @@ class SimulatorRunner:
                 "offline": self.faults.active("device_offline", self.bacnet.spec.name),
                 "rpm_enabled": self.bacnet.rpm_enabled,
                 "segmentation_enabled": self.bacnet.segmentation_enabled,
+                "cov_subscriptions": self.bacnet.app.cov_subscription_count(),
+                "cov_table_size": self.bacnet.app.cov_table_size,
+                "cov_refusals": self.bacnet.app.cov_refusals,
+                "restarts": self.bacnet.restarts,
                 "objects": self.bacnet.object_state(),
             }
         return {

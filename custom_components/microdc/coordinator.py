@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import timedelta
 import logging
+import re
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
@@ -26,6 +27,14 @@ from .lib.devices.base import Device, DeviceError, PollReport
 from .lib.points import Point, Reading, Value
 
 _LOGGER = logging.getLogger(__name__)
+# host:port (and Modbus's " (tcp)" framing) in a transport's message: Home Assistant logs the
+# coordinator's error at error level, where no network location may appear.
+_ENDPOINT = re.compile(r"[\w.\-\[\]]+:\d+(?: \([\w_]+\))?")
+
+
+def without_endpoints(text: str) -> str:
+    """A transport's message with its host:port left out (the debug log keeps it)."""
+    return _ENDPOINT.sub("the device", text)
 
 
 def translated_error(err: DeviceError, device: str, point: str) -> HomeAssistantError:
@@ -104,10 +113,14 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
         try:
             report = await self.device.poll()
         except DeviceError as err:
+            _LOGGER.debug("%s: poll failed: %s", self.subentry.title, err)
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key=err.reason,
-                translation_placeholders={"device": self.subentry.title, "error": str(err)},
+                translation_placeholders={
+                    "device": self.subentry.title,
+                    "error": without_endpoints(str(err)),
+                },
             ) from err
         self._note_firmware(report)
         return report

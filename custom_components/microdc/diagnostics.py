@@ -1,7 +1,8 @@
 """Diagnostics download: the site's configuration, each device's profile, plan and last poll.
 
-Host names, addresses, unique ids (which embed the host) and the site's name are redacted: a
-support thread must not publish whose shop it is or where its equipment sits on its network.
+Host names, addresses, ports, BACnet device instances, unique ids (which embed the host), the
+site's name and the devices' titles are redacted: a support thread must not publish whose shop
+it is or where its equipment sits on its network. Subentry ids still tell the devices apart.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ TO_REDACT = {
     "address",
     "local_address",
     "bbmd_address",
+    "port",
+    "local_port",
+    "device_instance",
+    "local_device_instance",
+    "title",  # a device's title is often its network name (a BACnet device's object name)
 }
 
 

@@ -34,6 +34,7 @@ from .const import (
     DEFAULT_LOW_BATTERY_CHARGE_PCT,
     DEFAULT_LOW_BATTERY_RUNTIME_S,
 )
+from .lib.devices.base import HIGHEST_PRIORITY, LOWEST_RESERVED_PRIORITY
 from .lib.heat import DisplacedHeating, Fluid, HeatingKind
 from .lib.protocols.bacnet import BacnetConfigError, BacnetNetworkConfig
 from .lib.routing import DefaultRouting, RoutingSettings, SettingsError
@@ -181,6 +182,22 @@ def check_bacnet(values: Mapping[str, Any]) -> dict[str, str]:
     if not _valid_bbmd(str(values.get(CONF_BBMD_ADDRESS) or "").strip()):
         errors[CONF_BBMD_ADDRESS] = "invalid_bbmd_address"
     return errors
+
+
+def check_write_priority(values: Mapping[str, Any]) -> dict[str, str]:
+    """The write priority's error, if any: 1-4 belong to life safety, never to microdc.
+
+    Apart from check_bacnet so that a site stored with such a priority still loads (its
+    writes are refused by the device layer) and the form says why when it is next saved.
+    """
+    priority = values.get(CONF_WRITE_PRIORITY, DEFAULT_WRITE_PRIORITY)
+    try:
+        number = int(priority)
+    except TypeError, ValueError:
+        return {CONF_WRITE_PRIORITY: "reserved_priority"}
+    if not LOWEST_RESERVED_PRIORITY < number <= HIGHEST_PRIORITY:
+        return {CONF_WRITE_PRIORITY: "reserved_priority"}
+    return {}
 
 
 # --- UPS ----------------------------------------------------------------------------------

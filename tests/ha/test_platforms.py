@@ -121,7 +121,7 @@ def _demo_site(sim: SimulatorProcess) -> MockConfigEntry:
     "platform",
     [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SWITCH],
 )
-async def test_platform_snapshot(
+async def test_platform_snapshot(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,

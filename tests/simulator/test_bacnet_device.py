@@ -63,6 +63,15 @@ class StandInFaults:
     def __init__(self) -> None:
         self.on: set[tuple[str, str | None]] = set()
         self.params: dict[str, Any] = {}
+        self.listeners: list[Callable[[Any], None]] = []
+
+    def add_listener(self, listener: Callable[[Any], None]) -> None:
+        self.listeners.append(listener)
+
+    def inject_one_shot(self, fault: str) -> None:
+        """A one-shot fault as FaultBoard.add hands it to the listeners."""
+        for listener in self.listeners:
+            listener(SimpleNamespace(fault=fault, device="hvac-controller", params={}))
 
     def active(self, fault: str, device: str | None = None) -> bool:
         return (fault, device) in self.on
@@ -276,6 +285,55 @@ async def test_device_offline_and_back(site: Any, client: Client) -> None:
     assert i_am.iAmDeviceIdentifier[1] == 47110
     assert device.app.subscribers() == set()
     assert await client.read_property(address, oid("analog-input,1"), pid("object-name"))
+
+
+async def test_restart_drops_the_cov_table_and_says_i_am(site: Any, client: Client) -> None:
+    device, _, faults = site
+    address = Address(device.address)
+    await client.request(
+        _subscribe_request(address, oid("analog-input,1"), process_id=7, lifetime=300)
+    )
+    assert device.app.cov_subscription_count() == 1
+    faults.inject_one_shot("bacnet_restart")
+    async with asyncio.timeout(DEADLINE_S):
+        i_am = await client.i_ams.get()
+    assert i_am.iAmDeviceIdentifier[1] == 47110
+    assert device.app.cov_subscription_count() == 0
+    assert device.restarts == 1
+    # Unlike device_offline, it answers straight away.
+    assert await client.read_property(address, oid("analog-input,1"), pid("object-name"))
+
+
+async def test_a_full_cov_table_refuses_new_subscriptions(site: Any, client: Client) -> None:
+    device, _, _ = site
+    address = Address(device.address)
+    device.app.cov_table_size = 1
+    await client.request(
+        _subscribe_request(address, oid("analog-input,1"), process_id=7, lifetime=300)
+    )
+    with pytest.raises(ErrorPDU) as full:
+        await client.request(
+            _subscribe_request(address, oid("analog-input,2"), process_id=7, lifetime=300)
+        )
+    assert str(full.value.errorClass) == "resources"
+    assert str(full.value.errorCode) == "no-space-to-add-list-element"
+    assert device.app.cov_refusals == 1
+    # A renewal of a subscription the table holds is taken; so is a cancellation.
+    await client.request(
+        _subscribe_request(address, oid("analog-input,1"), process_id=7, lifetime=600)
+    )
+    cancel = SubscribeCOVRequest(
+        subscriberProcessIdentifier=7,
+        monitoredObjectIdentifier=oid("analog-input,1"),
+        destination=address,
+    )
+    await client.request(cancel)
+    assert device.app.cov_subscription_count() == 0
+    # With room again, the refused object subscribes.
+    await client.request(
+        _subscribe_request(address, oid("analog-input,2"), process_id=7, lifetime=300)
+    )
+    assert device.app.cov_subscription_count() == 1
 
 
 def _subscribe_request(address: Any, obj: Any, process_id: int, lifetime: int) -> Any:

@@ -122,7 +122,31 @@ async def test_async_helpers_do_the_same(simulator: SimulatorProcess) -> None:
 
 
 @pytest.mark.usefixtures("socket_enabled")
-def test_a_fault_ends_after_its_simulated_duration(simulator: SimulatorProcess) -> None:
+def test_bacnet_restart_and_cov_table_size(
+    simulator_factory: Callable[..., SimulatorProcess], socket_enabled: None
+) -> None:
+    sim = simulator_factory()
+    assert sim.bacnet_options(cov_table_size=3)["cov_table_size"] == 3
+    assert sim.state()["bacnet"]["cov_table_size"] == 3
+    fault = sim.inject_fault("bacnet_restart", device=47110)["fault"]
+    assert fault["device"] == "hvac-controller"
+    state = sim.state()
+    assert state["bacnet"]["restarts"] == 1
+    assert state["faults"] == []  # one-shot: not kept on the board
+    assert sim.bacnet_options(cov_table_size=None)["cov_table_size"] is None
+    for body in ({"cov_table_size": -1}, {"cov_table_size": "big"}):
+        status, answer = sim.request("POST", "/bacnet", body)
+        assert status == 400, body
+        assert "cov_table_size" in answer["error"]
+    with pytest.raises(ControlError, match="unknown BACnet device"):
+        sim.inject_fault("bacnet_restart", device="ups")
+    with pytest.raises(ControlError, match="takes no device"):
+        sim.inject_fault("gateway_silent", device="ups")
+
+
+def test_a_fault_ends_after_its_simulated_duration(
+    simulator: SimulatorProcess, socket_enabled: None
+) -> None:
     simulator.inject_fault("pump_failure", duration_s=60)
     assert simulator.state()["quantities"]["loop_flow_m3h"] == 0.0
     simulator.advance(61)

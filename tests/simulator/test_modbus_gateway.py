@@ -206,6 +206,24 @@ def test_device_offline_silences_one_unit(
     assert not client.read_input_registers(0, count=1, device_id=2).isError()
 
 
+def test_a_silent_gateway_accepts_connections_but_answers_nothing(
+    simulator: SimulatorProcess, socket_enabled: None
+) -> None:
+    impatient = ModbusTcpClient(simulator.host, port=simulator.modbus_port, timeout=0.3, retries=0)
+    try:
+        with simulator.fault("gateway_silent"):
+            assert impatient.connect()  # the TCP connection is accepted
+            for unit in (1, 2, 3, 4, 99):  # every unit id, known or not, is silent
+                with pytest.raises(ModbusIOException):
+                    impatient.read_holding_registers(0, count=1, device_id=unit)
+                impatient.close()
+                assert impatient.connect()
+            assert all(d["offline"] for d in simulator.state()["modbus"].values())
+        assert not impatient.read_holding_registers(0, count=2, device_id=1).isError()
+    finally:
+        impatient.close()
+
+
 def test_slow_replies_outlast_a_short_timeout_but_arrive(
     simulator: SimulatorProcess, socket_enabled: None
 ) -> None:

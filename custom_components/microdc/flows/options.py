@@ -61,6 +61,7 @@ from ..settings import (
     HeatOptions,
     check_bacnet,
     check_routing,
+    check_write_priority,
     routing_values,
 )
 
@@ -229,6 +230,7 @@ class SiteOptionsFlow(OptionsFlowWithReload):
         if user_input is not None:
             errors = check_heat(user_input[CONF_HEAT])
             errors |= check_bacnet(user_input.get(CONF_BACNET) or {})
+            errors |= check_write_priority(user_input.get(CONF_BACNET) or {})
             if CONF_ROUTING in user_input and self._has_destinations():
                 comfort = int(
                     {

@@ -522,6 +522,12 @@ def load_profile_file(path: Path) -> Profile:
         raise ProfileValidationError(
             [ProfileError(file=path.name, message=f"invalid YAML: {err}")]
         ) from err
+    except RecursionError:
+        # PyYAML's scanner and composer recurse per nesting level: a hostile file must not
+        # take the loader (and the site's setup) down with it.
+        raise ProfileValidationError(
+            [ProfileError(file=path.name, message="invalid YAML: nested too deeply")]
+        ) from None
     return parse_profile(path.stem, data, file=path.name)
 
 

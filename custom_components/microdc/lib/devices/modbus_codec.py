@@ -130,13 +130,17 @@ def split_words(raw: int, count: int, word_order: WordOrder) -> list[int]:
 
 def _raw_of_number(point: Point, value: float) -> int:
     """The bit pattern of a scaled number (ValueError if the register cannot hold it)."""
-    number = (value - point.offset) / point.scale
+    if isinstance(value, int) and point.scale == 1 and point.offset == 0:
+        # An unscaled integer stays exact: a float would round u64 values above 2**53.
+        number: float = value
+    else:
+        number = (value - point.offset) / point.scale
     if point.data_type is DataType.F32:
         return int.from_bytes(struct.pack(">f", number), "big")
     if point.data_type is DataType.F64:
         return int.from_bytes(struct.pack(">d", number), "big")
     bits = _INTEGER_BITS[point.data_type]
-    whole = round(number)
+    whole = number if isinstance(number, int) else round(number)
     low, high = (
         (-(1 << (bits - 1)), (1 << (bits - 1)) - 1)
         if point.data_type in _SIGNED
@@ -171,5 +175,5 @@ def encode(point: Point, value: PointValue) -> list[int] | list[bool]:
         or not isinstance(value, int | float)
     ):
         raise ValueError(f"{point.key}: cannot write {value!r} to a {point.data_type}")
-    raw = _raw_of_number(point, float(value))
+    raw = _raw_of_number(point, value)
     return split_words(raw, point.data_type.register_count, point.word_order)
