@@ -430,8 +430,13 @@ class DemoSetup:
                 continue
 
             def answer(
-                form: dict[str, Any], unit_id: int = unit_id, profile: str = profile
+                form: dict[str, Any],
+                unit_id: int = unit_id,
+                profile: str = profile,
+                name: str = name,
             ) -> dict[str, Any]:
+                if form["step_id"] == "name":
+                    return {"name": name}  # the flow proposes the kind; the demo's own name
                 values = field_defaults(form["data_schema"])
                 return values | {
                     "host": HOST,

@@ -423,12 +423,24 @@ async def test_flow_adds_a_demo_device(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**answers, "unit_id": 4}
     )
+    # Read: the profile's device kind is proposed as the name.
+    assert result["step_id"] == "name"
+    proposed = _suggested(result, "name")
+    assert proposed == PROFILES["demo_heat_meter"].device_kind == "Heat meter"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": proposed}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    profile = PROFILES["demo_heat_meter"]
-    assert result["title"] == f"{profile.manufacturer} {profile.model} (unit 4)"
+    assert result["title"] == "Heat meter"
     subentry: ConfigSubentry = next(iter(entry.subentries.values()))
     assert subentry.data["unit_id"] == 4
     assert isinstance(subentry.data, MappingProxyType)
+
+
+def _suggested(result: Any, field: str) -> Any:
+    return next(k for k in result["data_schema"].schema if k == field).description[
+        "suggested_value"
+    ]
 
 
 async def test_enum_points_without_a_role_have_translated_states(site: Site) -> None:
