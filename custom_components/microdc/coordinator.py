@@ -79,9 +79,9 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
             name=self.subentry.title,
             manufacturer=identity.manufacturer,
             model=identity.model,
+            # Always given: a missing key keeps what the registry has (0.1.0 set the profile id).
+            model_id=identity.model_id,
         )
-        if identity.model_id is not None:
-            info["model_id"] = identity.model_id
         if self._firmware is not None:
             info["sw_version"] = self._firmware
         entry_id = self.config_entry.entry_id
