@@ -157,6 +157,12 @@ def _check_point(site: Site, device: str, profile_id: str, key: str, served: Any
         assert float(shown) == pytest.approx(value * _WH[point.unit or "Wh"] / 1000), key
     else:
         resolution = abs(point.scale) if point.data_type not in (DataType.F32, DataType.F64) else 0
+        if point.device_class == "duration":
+            # Shown in minutes (a UPS's 3969 s runtime reads as 66 min).
+            entity = site.state(device, key)
+            assert entity is not None
+            assert entity.attributes["unit_of_measurement"] == "min"
+            value, resolution = value / 60, resolution / 60
         assert math.isclose(float(shown), value, abs_tol=resolution / 2 + 1e-6), (key, shown)
     return 1
 
