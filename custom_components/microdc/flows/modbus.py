@@ -53,6 +53,7 @@ from ..lib.protocols.modbus import (
 )
 from ..lib.protocols.modbus_endpoints import async_same_host
 from ..profile_store import async_load_profiles
+from .naming import unused_name
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -175,20 +176,6 @@ async def _async_probe(
 def profile_title(profile: Profile, unit_id: int) -> str:
     """The title microdc gave a device before it proposed names (kept on reconfigure)."""
     return f"{profile.manufacturer} {profile.model} (unit {unit_id})"
-
-
-def unused_name(proposal: str, taken: set[str]) -> str:
-    """The proposal, numbered ("UPS 2") when the site has a device of that name already.
-
-    The entity ids follow the name: two devices called "UPS" would differ only by a suffix
-    Home Assistant adds to the second's entity ids.
-    """
-    taken = {name.casefold() for name in taken}
-    name, number = proposal, 1
-    while name.casefold() in taken:
-        number += 1
-        name = f"{proposal} {number}"
-    return name
 
 
 class ModbusDeviceSubentryFlow(ConfigSubentryFlow):

@@ -145,7 +145,7 @@ def object_point(obj: BacnetObjectConfig) -> Point:
         key=obj.key,
         kind=kind,
         role=role,
-        name=obj.name,
+        name=obj.display_name,
         unit=None if mapping is None else mapping.unit,
         device_class=None if mapping is None else mapping.device_class,
         precision=None if mapping is None else DISPLAY_PRECISION.get(mapping.unit or ""),
@@ -199,8 +199,14 @@ class BacnetDevice(Device):
 
     @property
     def identity(self) -> DeviceIdentity:
-        """BACnet devices are known by their instance until their vendor is read."""
-        return DeviceIdentity("BACnet", f"BACnet/IP device {self.config.device_instance}")
+        """The vendor and model the device object gave when the device was added; devices
+        added before microdc read them (or that do not say) are known by their instance."""
+        said = self.config.identity
+        return DeviceIdentity(
+            (said and said.vendor_name) or "BACnet",
+            (said and said.model_name) or f"BACnet/IP device {self.config.device_instance}",
+            sw_version=None if said is None else said.software,
+        )
 
     @property
     def releases(self) -> bool:
