@@ -42,10 +42,13 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> bool:
     """Start the site (its devices and heat accounting), then its platforms."""
     site = Site(hass, entry)
+    # The subentries the site starts with: one added while it starts (a second device flow
+    # finishing meanwhile) is not among its devices, and must bring a reload.
+    starting = frozenset(entry.subentries)
     try:
         await site.async_start()
         entry.runtime_data = site
-        _reload_when_subentries_change(hass, entry)
+        _reload_when_subentries_change(hass, entry, starting)
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except BaseException:
         # async_unload_entry does not run after a failed setup: stop what started here.
@@ -54,14 +57,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> b
     return True
 
 
-def _reload_when_subentries_change(hass: HomeAssistant, entry: MicrodcConfigEntry) -> None:
+def _reload_when_subentries_change(
+    hass: HomeAssistant, entry: MicrodcConfigEntry, loaded: frozenset[str]
+) -> None:
     """Reload the site when a device or heat destination is added or removed.
 
     Home Assistant does not reload an entry when a subentry is added, and an update listener
     would clash with the reload that options and reconfigure flows already schedule; so watch
-    for a change of the set of subentries only.
+    for a change of the set of subentries only. A change during set-up is seen when the entry
+    turns loaded (that signals UPDATED too).
     """
-    loaded = frozenset(entry.subentries)
 
     @callback
     def _on_entry_changed(change: ConfigEntryChange, changed: ConfigEntry) -> None:
