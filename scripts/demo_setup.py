@@ -71,6 +71,25 @@ BACNET_ROLES: dict[str, str] = {
     "VLV-DRY-COOLER": "valve_position",
     "LOOP-PUMP": "pump_command",
 }
+# The names the demo gives the controller's objects in the flow's names step (the flow offers
+# each object's description; a person would type shorter ones). The entity ids follow them:
+# number.hvac_controller_tenant_a_valve, ... (dashboards/microdc.yaml).
+BACNET_NAMES: dict[str, str] = {
+    "LOOP-SUPPLY-T": "Loop supply temperature",
+    "LOOP-RETURN-T": "Loop return temperature",
+    "LOOP-FLOW": "Loop flow",
+    "OUTDOOR-T": "Outdoor temperature",
+    "STOCKROOM-T": "Stockroom temperature",
+    "TENANT-A-T": "Tenant A temperature",
+    "TENANT-B-T": "Tenant B temperature",
+    "STOCKROOM-OCC": "Stockroom occupancy",
+    "VLV-STOCKROOM": "Stockroom valve",
+    "VLV-TENANT-A": "Tenant A valve",
+    "VLV-TENANT-B": "Tenant B valve",
+    "VLV-SHARED-LOOP": "Shared loop valve",
+    "VLV-DRY-COOLER": "Dry cooler valve",
+    "LOOP-PUMP": "Loop pump",
+}
 # Heat destinations: name, kind, the controller's valve object that sends heat there.
 DESTINATIONS = (
     ("Stockroom", "stockroom", "VLV-STOCKROOM"),
@@ -81,8 +100,8 @@ DESTINATIONS = (
 
 # The valves the demo sets once: tenant A takes the loop's heat, the dry cooler none.
 SEND_HEAT = (
-    ("number.hvac_controller_vlv_tenant_a", 100),
-    ("number.hvac_controller_vlv_dry_cooler", 0),
+    ("number.hvac_controller_tenant_a_valve", 100),
+    ("number.hvac_controller_dry_cooler_valve", 0),
 )
 
 
@@ -421,17 +440,23 @@ class DemoSetup:
         self.created.append(f"{kind} {name}")
         return subentry_id
 
-    async def modbus_devices(self) -> dict[str, str]:
-        """Add the simulator's Modbus units; {subentry id: short name} of those added."""
-        added: dict[str, str] = {}
+    async def modbus_devices(self) -> list[str]:
+        """Add the simulator's Modbus units, each under its short name; the subentry ids of
+        those added."""
+        added: list[str] = []
         for name, unit_id, profile in MODBUS_DEVICES:
             step = f"modbus:{unit_id}"
             if step in self.record:
                 continue
 
             def answer(
-                form: dict[str, Any], unit_id: int = unit_id, profile: str = profile
+                form: dict[str, Any],
+                unit_id: int = unit_id,
+                profile: str = profile,
+                name: str = name,
             ) -> dict[str, Any]:
+                if form["step_id"] == "name":
+                    return {"name": name}  # the flow proposes the kind; the demo's own name
                 values = field_defaults(form["data_schema"])
                 return values | {
                     "host": HOST,
@@ -441,15 +466,14 @@ class DemoSetup:
                 }
 
             subentry_id = await self._add_subentry(step, "modbus_device", name, answer)
-            if subentry_id is not None:
-                added[subentry_id] = name
+            added += [] if subentry_id is None else [subentry_id]
         return added
 
-    async def bacnet_device(self) -> dict[str, str]:
-        """Add the controller, every object chosen, each with its role."""
+    async def bacnet_device(self) -> list[str]:
+        """Add the controller, every object chosen, each with its role and name."""
         step = f"bacnet:{BACNET_INSTANCE}"
         if step in self.record:
-            return {}
+            return []
 
         def answer(form: dict[str, Any]) -> dict[str, Any]:
             schema = form.get("data_schema") or []
@@ -479,10 +503,12 @@ class DemoSetup:
                         else:
                             roles[field["name"]] = option["value"]
                 return roles
+            if step_id == "names":
+                return field_defaults(schema) | {"name": BACNET_NAME, **BACNET_NAMES}
             raise SetupError(f"the BACnet flow asked for an unknown step {step_id}")
 
         subentry_id = await self._add_subentry(step, "bacnet_device", BACNET_NAME, answer)
-        return {} if subentry_id is None else {subentry_id: BACNET_NAME}
+        return [] if subentry_id is None else [subentry_id]
 
     async def heat_destinations(self, objects: Mapping[str, str]) -> None:
         """The four destinations, each with the valve that sends heat there."""
@@ -515,7 +541,7 @@ class DemoSetup:
 
             await self._add_subentry(step, "heat_destination", name, answer)
 
-    # --- names a person would choose ---
+    # --- waiting for what the site made ---
 
     async def entities(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = await self.client.ws("config/entity_registry/list")
@@ -549,42 +575,6 @@ class DemoSetup:
                     f"the site's devices did not appear: {sorted(wanted - set(found))}"
                 )
             await asyncio.sleep(0.5)
-
-    async def short_names(self, added: Mapping[str, str]) -> None:
-        """Rename the devices just added and their entity ids, as the rename dialog does."""
-        from homeassistant.util import slugify  # noqa: PLC0415
-
-        if not added:
-            return
-        before = await self.wait_for_entities(added)
-        titles = {s["subentry_id"]: s["title"] for s in await self.subentries()}
-        renamed = False
-        for subentry_id, name in added.items():
-            if titles.get(subentry_id) != name:
-                await self.client.ws(
-                    "config_entries/subentries/update",
-                    entry_id=self.entry_id,
-                    subentry_id=subentry_id,
-                    title=name,
-                )
-                renamed = True
-        if renamed:
-            # The device registry takes the new names when the site loads again.
-            await self.client.request(
-                "POST", f"/api/config/config_entries/entry/{self.entry_id}/reload"
-            )
-        for subentry_id, name in added.items():
-            old = slugify(titles.get(subentry_id, name))
-            new = slugify(name)
-            for entity in before[subentry_id]:
-                domain, object_id = entity["entity_id"].split(".", 1)
-                if old == new or not object_id.startswith(f"{old}_"):
-                    continue
-                await self.client.ws(
-                    "config/entity_registry/update",
-                    entity_id=entity["entity_id"],
-                    new_entity_id=f"{domain}.{new}_{object_id[len(old) + 1 :]}",
-                )
 
     async def bacnet_object_keys(self) -> dict[str, str]:
         """The controller's point keys by object name, from the simulator's site file."""
@@ -736,8 +726,10 @@ class DemoSetup:
             return user, password
         await self.site_options()
         added = await self.modbus_devices()
-        added |= await self.bacnet_device()
-        await self.short_names(added)
+        added += await self.bacnet_device()
+        if added:
+            # The flows named the devices and objects: only wait for the site to show them.
+            await self.wait_for_entities(added)
         await self.heat_destinations(await self.bacnet_object_keys())
         await self.send_heat()
         await self.energy()

@@ -129,13 +129,15 @@ class DeviceSpec:
     vendor_id: int = DEFAULT_VENDOR_ID
     vendor_name: str = "microdc simulator"
     model_name: str = "Hydronic controller"
+    firmware_revision: str | None = None  # None: bacpypes3's own ("N/A")
     objects: tuple[ObjectSpec, ...] = field(default_factory=tuple)
 
     @classmethod
     def from_site(cls, section: Mapping[str, Any]) -> DeviceSpec:
         """Build the spec from the site file's ``bacnet:`` mapping, with errors naming the field.
 
-        Keys: name, device_instance, vendor_identifier, vendor_name, model_name, description,
+        Keys: name, device_instance, vendor_identifier, vendor_name, model_name,
+        firmware_revision, description,
         objects (a list; see ``_object_spec``).
         """
         if not isinstance(section, Mapping):
@@ -157,6 +159,9 @@ class DeviceSpec:
             vendor_id=_int(section, "vendor_identifier", "bacnet", DEFAULT_VENDOR_ID),
             vendor_name=str(section.get("vendor_name", "microdc simulator")),
             model_name=str(section.get("model_name", "Hydronic controller")),
+            firmware_revision=None
+            if section.get("firmware_revision") is None
+            else str(section["firmware_revision"]),
             objects=objects,
         )
 
@@ -364,6 +369,11 @@ class BacnetDevice:
             vendorIdentifier=self.spec.vendor_id,
             vendorName=self.spec.vendor_name,
             modelName=self.spec.model_name,
+            **(
+                {}
+                if self.spec.firmware_revision is None
+                else {"firmwareRevision": self.spec.firmware_revision}
+            ),
             maxApduLengthAccepted=SEGMENTED_MAX_APDU,
             segmentationSupported=Segmentation.segmentedBoth,
         )

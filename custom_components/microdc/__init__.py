@@ -41,14 +41,14 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> bool:
     """Start the site (its devices and heat accounting), then its platforms."""
-    # The subentries the site is built from: one added while it starts is not among them, and
-    # the change is seen (and reloads the site) as soon as the watch below begins.
-    built_from = frozenset(entry.subentries)
     site = Site(hass, entry)
+    # The subentries the site starts with: one added while it starts (a second device flow
+    # finishing meanwhile) is not among its devices, and must bring a reload.
+    starting = frozenset(entry.subentries)
     try:
         await site.async_start()
         entry.runtime_data = site
-        _reload_when_subentries_change(hass, entry, built_from)
+        _reload_when_subentries_change(hass, entry, starting)
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     except BaseException:
         # async_unload_entry does not run after a failed setup: stop what started here.
@@ -64,8 +64,8 @@ def _reload_when_subentries_change(
 
     Home Assistant does not reload an entry when a subentry is added, and an update listener
     would clash with the reload that options and reconfigure flows already schedule; so watch
-    for a change of the set of subentries only. A change made while the site was starting
-    (loaded is what it was built from) reloads it at once.
+    for a change of the set of subentries only. A change during set-up is seen when the entry
+    turns loaded (that signals UPDATED too).
     """
 
     @callback
@@ -83,21 +83,6 @@ def _reload_when_subentries_change(
     entry.async_on_unload(
         async_dispatcher_connect(hass, SIGNAL_CONFIG_ENTRY_CHANGED, _on_entry_changed)
     )
-    checked = False
-
-    @callback
-    def _on_state_change() -> None:
-        # Once loaded: a subentry added while the site was starting is not in it yet.
-        nonlocal checked
-        if checked or entry.state is not ConfigEntryState.LOADED:
-            return
-        checked = True
-        if frozenset(entry.subentries) != loaded:
-            # After this state change has run its course: a reload started inside it would
-            # unload the site before its setup even reports success.
-            hass.loop.call_soon(hass.config_entries.async_schedule_reload, entry.entry_id)
-
-    entry.async_on_unload(entry.async_on_state_change(_on_state_change))
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> bool:

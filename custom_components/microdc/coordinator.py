@@ -88,11 +88,11 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
             name=self.subentry.title,
             manufacturer=identity.manufacturer,
             model=identity.model,
+            # Always given: a missing key keeps what the registry has (0.1.0 set the profile id).
+            model_id=identity.model_id,
         )
-        if identity.model_id is not None:
-            info["model_id"] = identity.model_id
-        if self._firmware is not None:
-            info["sw_version"] = self._firmware
+        if (software := self._firmware or identity.sw_version) is not None:
+            info["sw_version"] = software
         entry_id = self.config_entry.entry_id
         site = dr.async_get(self.hass).async_get_device_by_identifier((DOMAIN, entry_id), entry_id)
         if site is not None:

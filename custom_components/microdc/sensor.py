@@ -19,7 +19,7 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import UnitOfEnergy
+from homeassistant.const import UnitOfEnergy, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import ExtraStoredData
@@ -68,6 +68,14 @@ def ups_state(flags: Value | None) -> StateType:
     return next((state for state in UPS_STATES[:-1] if state in flags), "off")
 
 
+# Units a person reads more easily than the device's: a UPS's 3969 s runtime is 66 min. Home
+# Assistant applies a suggested unit to new entities only, so existing ones keep their unit
+# and their long-term statistics.
+SUGGESTED_UNITS: dict[tuple[SensorDeviceClass, str], str] = {
+    (SensorDeviceClass.DURATION, UnitOfTime.SECONDS): UnitOfTime.MINUTES,
+}
+
+
 def _describe_number(
     point: Point, points: Mapping[str, Point]
 ) -> Iterable[MicrodcSensorEntityDescription]:
@@ -83,12 +91,17 @@ def _describe_number(
             counter=True,
         )
         return
+    device_class = device_class_of(point, SensorDeviceClass)
+    suggested_unit = None
+    if device_class is not None and point.unit is not None:
+        suggested_unit = SUGGESTED_UNITS.get((device_class, point.unit))
     yield MicrodcSensorEntityDescription(
         **point_naming(point, points),
         point=point,
-        device_class=device_class_of(point, SensorDeviceClass),
+        device_class=device_class,
         state_class=SensorStateClass(point.state_class) if point.state_class else None,
         native_unit_of_measurement=point.unit,
+        suggested_unit_of_measurement=suggested_unit,
         suggested_display_precision=point.precision,
         value_fn=_number,
     )

@@ -126,6 +126,10 @@ def test_dashboard_shows_the_simulators_values(demo: Demo, browser: webdriver.Ch
     inlet = re.search(r"Inlet\n([\d.]+) °C", text)
     assert inlet
     assert _number(inlet[1]) == pytest.approx(truth["inlet_temperature_c"], abs=0.3)
+    # The UPS runtime in minutes ("65m"), not "3,927 s".
+    runtime = re.search(r"Runtime\n(\d+)m\b", text)
+    assert runtime, text
+    assert int(runtime[1]) == pytest.approx(truth["ups_runtime_s"] / 60, abs=2)
     _screenshot(browser, "dashboard.png")
     _no_microdc_console_errors(browser)
 
@@ -137,6 +141,9 @@ def test_site_page_lists_the_demo_devices(demo: Demo, browser: webdriver.Chrome)
     )
     for destination in ("Stockroom", "Tenant A", "Tenant B", "Shared loop"):
         assert destination in text
+    # microdc's word for its entries, and the models without profile ids after them.
+    assert "Add site" in text and "Add hub" not in text
+    assert "EnviroSense 2" in text and "(demo_" not in text
     assert not BROKEN.search(text), BROKEN.search(text)
     _screenshot(browser, "site.png")
     _no_microdc_console_errors(browser)

@@ -155,6 +155,14 @@ async def test_entity_mapping(
     )
     assert device is not None
     assert device.name == DEVICE_NAME
+    # A device added before microdc read the device object (no identity in its subentry,
+    # no names of its own for its objects): as it was.
+    assert (device.manufacturer, device.model, device.sw_version) == (
+        "BACnet",
+        f"BACnet/IP device {INSTANCE}",
+        None,
+    )
+    assert "identity" not in coordinator_of(entry).subentry.data
     site = device_registry.async_get_device_by_identifier((DOMAIN, entry.entry_id), entry.entry_id)
     assert site is not None
     assert device.via_device_id == site.id

@@ -10,7 +10,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -75,6 +75,15 @@ async def _configure(hass: HomeAssistant, result: dict[str, Any], data: dict[str
     return await hass.config_entries.subentries.async_configure(result["flow_id"], data)
 
 
+def _suggested(result: Any) -> dict[str, Any]:
+    """What a form proposes, field by field."""
+    return {
+        str(key): key.description["suggested_value"]
+        for key in result["data_schema"].schema
+        if key.description and "suggested_value" in key.description
+    }
+
+
 def _address(sim: SimulatorProcess) -> str:
     return f"{sim.host}:{sim.bacnet_port}"
 
@@ -123,8 +132,26 @@ async def test_manual_entry_with_defaults_and_roles(
             "occupancy": ["binary-input,1"],
         },
     )
+    # Names: the device's own name proposed; each object's description offered, under a field
+    # labelled by its object name.
+    assert result["step_id"] == "names"
+    proposed = _suggested(result)
+    assert proposed["name"] == DEVICE_NAME
+    assert proposed["LOOP-FLOW"] == "Rack water loop flow"
+    assert proposed["VLV-STOCKROOM"] == "Heat recovery valve to the stockroom fan coil"
+    result = await _configure(
+        hass,
+        result,
+        {
+            **proposed,
+            "name": "HVAC controller",
+            "LOOP-FLOW": "Loop flow",
+            "VLV-STOCKROOM": "Stockroom valve",
+            "OUTDOOR-T": "",  # cleared: the object name stays
+        },
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == DEVICE_NAME
+    assert result["title"] == "HVAC controller"
     subentry = next(iter(entry.subentries.values()))
     assert subentry.unique_id == device_unique_id(INSTANCE)
     config = BacnetDeviceConfig.from_data(subentry.data)
@@ -156,6 +183,39 @@ async def test_manual_entry_with_defaults_and_roles(
         "degrees-celsius",
         "Rack water loop supply temperature",
     )
+    names = {o.name: o.display_name for o in config.objects}
+    assert names["LOOP-FLOW"] == "Loop flow"
+    assert names["VLV-STOCKROOM"] == "Stockroom valve"
+    assert names["LOOP-SUPPLY-T"] == "Rack water loop supply temperature"
+    assert names["OUTDOOR-T"] == "OUTDOOR-T"
+    # What the device object says of itself (simulator/sites/demo.yaml), read once here.
+    assert config.identity is not None
+    assert (config.identity.vendor_name, config.identity.model_name) == (
+        "microdc demo",
+        "HydroLogic HC-4",
+    )
+
+    # The site shows them: entity names and ids from the names, the device as it said.
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    entities = er.async_get(hass)
+    flow_id = entities.async_get_entity_id(
+        "sensor", DOMAIN, f"{subentry.subentry_id}_analog-input_3"
+    )
+    assert flow_id == "sensor.hvac_controller_loop_flow"
+    assert state_of(hass, flow_id).attributes["friendly_name"] == "HVAC controller Loop flow"
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, subentry.subentry_id), entry.entry_id
+    )
+    assert device is not None
+    assert (device.name, device.manufacturer, device.model, device.model_id) == (
+        "HVAC controller",
+        "microdc demo",
+        "HydroLogic HC-4",
+        None,
+    )
+    assert device.sw_version == "2.3.1 (application 1.0)"  # bacpypes3's application version
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_directed_discovery_and_filters(
@@ -207,6 +267,10 @@ async def test_directed_discovery_and_filters(
         "loop_flow": "role_conflict"
     }
     result = await _configure(hass, result, {"valve_position": offered})
+    assert result["step_id"] == "names"
+    result = await _configure(hass, result, {**_suggested(result), "name": " "})
+    assert result["errors"] == {"name": "invalid_name"}
+    result = await _configure(hass, result, _suggested(result) | {"name": "Plant"})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     config = BacnetDeviceConfig.from_data(next(iter(entry.subentries.values())).data)
     assert [str(o.object_id) for o in config.objects] == offered

@@ -84,7 +84,8 @@ async def test_manual_entry_by_host_name_keeps_the_name(
     assert result["step_id"] == "filter"
     result = await _configure(hass, result, {"object_types": ["analog-input"]})
     result = await _configure(hass, result, {"objects": ["analog-input,1"], "polling": {}})
-    result = await _configure(hass, result, {})
+    result = await _configure(hass, result, {})  # no roles
+    result = await _configure(hass, result, {"name": "Plant"})
     config = BacnetDeviceConfig.from_data(next(iter(entry.subentries.values())).data)
     assert config.address == typed
 
@@ -105,7 +106,8 @@ async def test_directed_discovery_by_host_name(
     result = await _configure(hass, result, {"device": option["value"]})
     result = await _configure(hass, result, {"object_types": ["analog-input"]})
     result = await _configure(hass, result, {"objects": ["analog-input,1"], "polling": {}})
-    result = await _configure(hass, result, {})
+    result = await _configure(hass, result, {})  # no roles
+    result = await _configure(hass, result, {"name": "Plant"})
     config = BacnetDeviceConfig.from_data(next(iter(entry.subentries.values())).data)
     assert config.address == f"localhost:{simulator.bacnet_port}"
 

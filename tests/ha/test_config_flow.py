@@ -3,6 +3,7 @@
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers.translation import async_get_translations
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microdc.const import CONF_SITE_NAME, DOMAIN
@@ -49,3 +50,13 @@ async def test_site_name_needs_a_letter_or_digit(hass: HomeAssistant) -> None:
         result["flow_id"], {CONF_SITE_NAME: "Plant room 2"}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_the_add_button_says_site(hass: HomeAssistant) -> None:
+    """The site's page offers "Add site", not Home Assistant's "Add hub" for a hub.
+
+    The frontend asks for component.<domain>.config.initiate_flow.user first and falls back to
+    the integration type's word only without it.
+    """
+    translations = await async_get_translations(hass, "en", "config", [DOMAIN])
+    assert translations[f"component.{DOMAIN}.config.initiate_flow.user"] == "Add site"

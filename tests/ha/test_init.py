@@ -69,3 +69,31 @@ async def test_site_reloads_when_a_subentry_is_added_or_removed(hass: HomeAssist
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data is not second_runtime
+
+
+async def test_a_subentry_added_while_the_site_starts_reloads_it(hass: HomeAssistant) -> None:
+    """Two device flows finishing close together: the second device's subentry arrives while
+    the site is still starting from the first one's reload. It must not be left out until
+    something else reloads the site."""
+    entry = MockConfigEntry(
+        domain=DOMAIN, unique_id="corner_shop", data={CONF_SITE_NAME: "Corner Shop"}
+    )
+    entry.add_to_hass(hass)
+    subentry = ConfigSubentry(
+        data=MappingProxyType({}), subentry_type="probe", title="Probe", unique_id=None
+    )
+    start = Site.async_start
+    started: list[frozenset[str]] = []
+
+    async def start_while_a_flow_finishes(site: Site) -> None:
+        started.append(frozenset(entry.subentries))
+        await start(site)
+        if len(started) == 1:  # after the site read its subentries, before it is loaded
+            hass.config_entries.async_add_subentry(entry, subentry)
+
+    with patch.object(Site, "async_start", start_while_a_flow_finishes):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    # Started again, now with the new subentry.
+    assert started == [frozenset(), frozenset({subentry.subentry_id})]

@@ -157,6 +157,12 @@ def _check_point(site: Site, device: str, profile_id: str, key: str, served: Any
         assert float(shown) == pytest.approx(value * _WH[point.unit or "Wh"] / 1000), key
     else:
         resolution = abs(point.scale) if point.data_type not in (DataType.F32, DataType.F64) else 0
+        if point.device_class == "duration":
+            # Shown in minutes (a UPS's 3969 s runtime reads as 66 min).
+            entity = site.state(device, key)
+            assert entity is not None
+            assert entity.attributes["unit_of_measurement"] == "min"
+            value, resolution = value / 60, resolution / 60
         assert math.isclose(float(shown), value, abs_tol=resolution / 2 + 1e-6), (key, shown)
     return 1
 
@@ -424,12 +430,24 @@ async def test_flow_adds_a_demo_device(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], {**answers, "unit_id": 4}
     )
+    # Read: the profile's device kind is proposed as the name.
+    assert result["step_id"] == "name"
+    proposed = _suggested(result, "name")
+    assert proposed == PROFILES["demo_heat_meter"].device_kind == "Heat meter"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"name": proposed}
+    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    profile = PROFILES["demo_heat_meter"]
-    assert result["title"] == f"{profile.manufacturer} {profile.model} (unit 4)"
+    assert result["title"] == "Heat meter"
     subentry: ConfigSubentry = next(iter(entry.subentries.values()))
     assert subentry.data["unit_id"] == 4
     assert isinstance(subentry.data, MappingProxyType)
+
+
+def _suggested(result: Any, field: str) -> Any:
+    return next(k for k in result["data_schema"].schema if k == field).description[
+        "suggested_value"
+    ]
 
 
 async def test_enum_points_without_a_role_have_translated_states(site: Site) -> None:

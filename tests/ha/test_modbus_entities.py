@@ -170,6 +170,8 @@ async def test_entities_of_a_device(
     device = device_registry.async_get_device_by_identifier((DOMAIN, subentry_id), entry.entry_id)
     assert device is not None
     assert (device.manufacturer, device.model, device.sw_version) == ("Test", "T1", "6")
+    # No "(test_t1)" after the model on the device page.
+    assert device.model_id is None
     site = device_registry.async_get_device_by_identifier((DOMAIN, entry.entry_id), entry.entry_id)
     assert site is not None
     assert device.via_device_id == site.id
@@ -531,3 +533,38 @@ async def test_missing_profile_issue_goes_with_its_device_or_site(
     await hass.config_entries.async_remove(entry.entry_id)
     await hass.async_block_till_done()
     assert issues.async_get_issue(DOMAIN, f"profile_missing_{second}") is None
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_the_profile_id_leaves_a_device_registered_with_it(
+    hass: HomeAssistant, peer: ModbusPeerThread
+) -> None:
+    """Earlier versions set the profile id as model id; the device page showed "(test_t1)"."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id="corner_shop",
+        data={CONF_SITE_NAME: "Corner Shop"},
+        subentries_data=[
+            {
+                "data": dict(_device(peer.port, 1).data),
+                "subentry_type": SUBENTRY_MODBUS_DEVICE,
+                "title": "Test T1 (unit 1)",
+                "unique_id": f"{HOST}:{peer.port}:1",
+            }
+        ],
+    )
+    entry.add_to_hass(hass)
+    subentry_id = next(iter(entry.subentries))
+    registry = dr.async_get(hass)
+    registry.async_get_or_create(
+        config_entry_id=entry.entry_id,
+        config_subentry_id=subentry_id,
+        identifiers={(DOMAIN, subentry_id)},
+        model="T1",
+        model_id="test_t1",
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    device = registry.async_get_device_by_identifier((DOMAIN, subentry_id), entry.entry_id)
+    assert device is not None
+    assert (device.model, device.model_id) == ("T1", None)

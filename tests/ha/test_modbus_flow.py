@@ -68,6 +68,24 @@ async def _start(hass: HomeAssistant, site: MockConfigEntry) -> dict[str, Any]:
     return dict(result)
 
 
+def _suggested(result: Any, field: str) -> Any:
+    """What a form proposes in a field."""
+    return next(k for k in result["data_schema"].schema if k == field).description[
+        "suggested_value"
+    ]
+
+
+async def _named(hass: HomeAssistant, result: Any, name: str | None = None) -> dict[str, Any]:
+    """Past the name step: the proposed name (the form's suggestion) or the one given."""
+    assert result["type"] is FlowResultType.FORM, result
+    assert result["step_id"] == "name"
+    if name is None:
+        name = _suggested(result, "name")
+    return dict(
+        await hass.config_entries.subentries.async_configure(result["flow_id"], {"name": name})
+    )
+
+
 def _input(port: int, unit_id: int = 1, profile: str = "test_t1", **extra: Any) -> dict[str, Any]:
     return {
         "host": HOST,
@@ -97,8 +115,10 @@ async def test_add_device_reads_it_first(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], _input(peer.port)
     )
+    # Read: now the name, the profile's model proposed (test_t1 gives no device kind).
+    result = await _named(hass, result)
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Test T1 (unit 1)"
+    assert result["title"] == "T1"
     assert peer.requests > 0
     subentry = next(iter(site.subentries.values()))
     assert subentry.unique_id == f"{HOST}:{peer.port}:1"
@@ -151,7 +171,7 @@ async def test_errors_on_the_right_field(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], _input(peer.port)
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert (await _named(hass, result))["type"] is FlowResultType.CREATE_ENTRY
 
 
 @pytest.mark.usefixtures("user_profiles", "socket_enabled")
@@ -173,12 +193,16 @@ async def test_cannot_connect(hass: HomeAssistant, site: MockConfigEntry) -> Non
 async def test_same_unit_twice_is_refused(
     hass: HomeAssistant, site: MockConfigEntry, peer: ModbusPeer
 ) -> None:
-    for expected in (FlowResultType.CREATE_ENTRY, FlowResultType.ABORT):
-        result = await _start(hass, site)
-        result = await hass.config_entries.subentries.async_configure(
-            result["flow_id"], _input(peer.port)
-        )
-        assert result["type"] is expected
+    result = await _start(hass, site)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port)
+    )
+    assert (await _named(hass, result))["type"] is FlowResultType.CREATE_ENTRY
+    result = await _start(hass, site)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port)
+    )
+    assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
     # The same unit by another name of its host: still the same device.
     other_name = "localhost" if HOST == "127.0.0.1" else "127.0.0.1"
@@ -193,7 +217,9 @@ async def test_same_unit_twice_is_refused(
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], _input(peer.port, unit_id=2)
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    # A second T1 on the site: the proposal is numbered, so the entity ids do not collide.
+    assert _suggested(result, "name") == "T1 2"
+    assert (await _named(hass, result))["type"] is FlowResultType.CREATE_ENTRY
 
 
 async def test_no_profiles_at_all(
@@ -216,7 +242,10 @@ async def test_reconfigure_moves_the_device(
     hass: HomeAssistant, site: MockConfigEntry, peer: ModbusPeer
 ) -> None:
     result = await _start(hass, site)
-    await hass.config_entries.subentries.async_configure(result["flow_id"], _input(peer.port))
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port)
+    )
+    await _named(hass, result, "Rack meter")
     subentry = next(iter(site.subentries.values()))
 
     # The gateway moved to another port.
@@ -241,7 +270,9 @@ async def test_reconfigure_moves_the_device(
     assert moved.data["port"] == second.port
     assert moved.data["unit_id"] == 2
     assert moved.unique_id == f"{HOST}:{second.port}:2"
-    assert moved.title == "Test T1 (unit 2)"
+    # The name the engineer chose stays (a 0.1.0 title made from the profile follows the unit:
+    # test_modbus_reconfigure).
+    assert moved.title == "Rack meter"
 
 
 @pytest.mark.usefixtures("user_profiles")
@@ -269,8 +300,9 @@ async def test_probe_borrows_the_sites_connection(hass: HomeAssistant, peer: Mod
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"], _input(peer.port, unit_id=2)
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["step_id"] == "name"  # read: the name is all that is left to ask
     assert peer.connections == 1  # the probe read unit 2 through the site's socket
+    await _named(hass, result)
     await hass.async_block_till_done()  # the site reloads with its new device
     assert len(entry.runtime_data.devices) == 2
     await hass.config_entries.async_unload(entry.entry_id)
@@ -326,7 +358,8 @@ async def test_probe_tries_now_while_the_sites_connection_backs_off(hass: HomeAs
             result["flow_id"],
             {**_input(port, unit_id=2), "polling": {**POLLING["polling"], "timeout": 7}},
         )
-        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert result["step_id"] == "name"  # read
+        await _named(hass, result)
         assert connection.timeout == 0.5  # the site's own, not the probe's 7 s
         await hass.async_block_till_done()  # the site reloads with its new device
         assert hass.data[MODBUS_POOL].users(Endpoint(HOST, port)) == 2
@@ -376,6 +409,22 @@ async def test_wrong_framing_is_said_on_the_framing_field(
         result = await hass.config_entries.subentries.async_configure(
             result["flow_id"], _input(peer.port, framing=right)
         )
-        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert (await _named(hass, result))["type"] is FlowResultType.CREATE_ENTRY
     finally:
         await peer.stop()
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_the_name_given_names_the_device_and_an_empty_one_is_refused(
+    hass: HomeAssistant, site: MockConfigEntry, peer: ModbusPeer
+) -> None:
+    result = await _start(hass, site)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], _input(peer.port)
+    )
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {"name": "  "})
+    assert result["errors"] == {"name": "invalid_name"}
+    assert not site.subentries  # nothing saved yet
+    result = await _named(hass, result, " Rack meter ")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert next(iter(site.subentries.values())).title == "Rack meter"

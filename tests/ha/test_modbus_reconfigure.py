@@ -124,6 +124,8 @@ async def test_reconfigure_keeps_entities_and_history(
     )
     assert device is not None
     assert {device_id for _, _, device_id in after.values()} == {device.id}
+    # A title 0.1.0 made from the profile follows the device to its new unit id.
+    assert entry.subentries[subentry_id].title == "Test T1 (unit 2)"
     await async_wait_recording_done(hass)
     states = await get_instance(hass).async_add_executor_job(
         history.get_significant_states,

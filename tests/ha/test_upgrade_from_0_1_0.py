@@ -127,6 +127,11 @@ async def test_a_0_1_0_site_keeps_its_entities_devices_and_totals(
             # Provided by the integration again, not a leftover restored by the registry.
             assert state is not None, unique_id
             assert not state.attributes.get("restored"), unique_id
+    # A unit suggested since (minutes for durations) is for new entities: this one keeps
+    # seconds, and so its long-term statistics.
+    runtime = hass.states.get("sensor.demo_ups_runtime")
+    assert runtime is not None
+    assert runtime.attributes["unit_of_measurement"] == "s"
     # The same devices: none added, none orphaned.
     devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     assert sorted(sorted(map(list, d.identifiers)) for d in devices) == sorted(

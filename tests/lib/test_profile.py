@@ -298,6 +298,24 @@ def test_every_builtin_profile_loads() -> None:
         "demo_environment",
         "demo_heat_meter",
     }
+    # Each names its kind of device, the short name the device flow proposes.
+    assert {
+        pid: p.proposed_name for pid, p in result.profiles.items() if pid.startswith("demo")
+    } == {
+        "demo_rack_pdu": "Rack PDU",
+        "demo_ups": "UPS",
+        "demo_environment": "Environment sensor",
+        "demo_heat_meter": "Heat meter",
+        "demo_valve_feedback": "Valve feedback",
+    }
+    assert all(p.device_kind for p in result.profiles.values())
+
+
+def test_without_a_device_kind_the_model_is_proposed() -> None:
+    point = {"table": "holding", "address": 0, "data_type": "u16"}
+    data = {"manufacturer": "Acme", "model": "PX-9", "protocol": "modbus", "points": {"p": point}}
+    assert parse_profile("acme", data).proposed_name == "PX-9"
+    assert parse_profile("acme", {**data, "device_kind": "PDU"}).proposed_name == "PDU"
 
 
 def test_writable_points_and_translation_keys_build() -> None:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
+import re
 import signal
 import socket
 import subprocess
@@ -90,6 +91,14 @@ def test_a_second_run_creates_nothing_and_keeps_what_the_user_changed(tmp_path: 
         assert ("bacnet_device", "HVAC controller") in before["subentries"]
         assert len([s for s in before["subentries"] if s[0] == "heat_destination"]) == 4
         assert "microdc" in before["dashboards"]
+        # Every entity the dashboard shows exists: the names typed into the flows made them.
+        dashboard = (REPO_ROOT / "dashboards" / "microdc.yaml").read_text("utf-8")
+        shown = set(
+            re.findall(r"\b(?:sensor|binary_sensor|number|switch|select)\.[a-z0-9_]+", dashboard)
+        )
+        assert len(shown) > 30
+        made = (before["states"] - {"sensor.rack_power"}) | {"sensor.rack_pdu_it_power"}
+        assert shown <= made, sorted(shown - made)  # (before the user renamed one above)
         gas = [s for s in before["energy"]["energy_sources"] if s["type"] == "gas"]
         assert [s["stat_energy_from"] for s in gas] == ["sensor.demo_site_reused_heat"]
         # One IT energy: the site's, not the PDU's as well (that would count it twice).

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 import contextlib
+import dataclasses
 import fnmatch
 import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.const import CONF_NAME
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     BooleanSelector,
@@ -42,9 +44,11 @@ from ..lib.devices.bacnet_config import (
     CONF_SCAN_INTERVAL,
     DEFAULT_COV_LIFETIME_S,
     DEFAULT_SCAN_INTERVAL_S,
+    IDENTITY_PROPERTIES,
     ROLE_KINDS,
     BacnetDeviceConfig,
     BacnetObjectConfig,
+    DeviceObjectIdentity,
     default_selection,
     device_unique_id,
     object_kind,
@@ -58,6 +62,7 @@ from ..lib.protocols.bacnet import (
     BacnetTimeoutError,
     BacnetUnknownObjectError,
     DiscoveredDevice,
+    ObjectId,
     ObjectInfo,
 )
 from ..lib.protocols.bacnet_address import (
@@ -67,6 +72,7 @@ from ..lib.protocols.bacnet_address import (
     is_host_name,
 )
 from ..settings import BacnetSiteSettings
+from .naming import unused_name
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -141,6 +147,8 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
         self._matching: list[str] = []
         self._chosen: list[str] = []
         self._polling: dict[str, Any] = {}
+        self._identity: DeviceObjectIdentity | None = None
+        self._roles: dict[str, str] = {}
         # Resolved address -> the host name typed for it: the subentry keeps the name.
         self._typed: dict[str, str] = {}
 
@@ -330,6 +338,8 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
                             if object_kind(oid) == "analog"
                         ]
                     )
+                    device_object = ObjectId("device", instance)
+                    said = await client.read_properties([(device_object, IDENTITY_PROPERTIES)])
                 finally:
                     await client.close()
         except NetworkUnavailableError as err:
@@ -345,6 +355,10 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
             return {CONF_ADDRESS: "read_failed"}
         self._device = device
         self._infos = {str(oid): infos[oid] for oid in object_ids}
+        # A property the device refuses is an error in its place: the fallback shows instead.
+        self._identity = DeviceObjectIdentity.from_properties(
+            {name: said.get((device_object, name)) for name in IDENTITY_PROPERTIES}
+        )
 
         def number(value: Any) -> float | None:
             is_number = isinstance(value, int | float) and not isinstance(value, bool)
@@ -468,9 +482,10 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
                         errors[role] = "role_conflict"
                     roles[key] = role
             if not errors:
-                return self._create(roles)
+                self._roles = roles
+                return await self.async_step_names()
         if not fields:
-            return self._create({})
+            return await self.async_step_names()
         schema: dict[Any, Any] = {
             probatio.Optional(role): SelectSelector(
                 SelectSelectorConfig(
@@ -487,25 +502,77 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
             errors=errors,
         )
 
-    def _create(self, roles: dict[str, str]) -> SubentryFlowResult:
+    def _name_fields(self) -> dict[str, str]:
+        """Object key -> its field in the names form: the object name (the field's label, as
+        there is no translation for it), or its id where two chosen objects share a name."""
+        names = [self._infos[key].name for key in self._chosen]
+        return {
+            key: name if name and names.count(name) == 1 else key
+            for key, name in zip(self._chosen, names, strict=True)
+        }
+
+    def _proposed_device_name(self) -> str:
+        assert self._device is not None
+        device = self._device
+        model = None if self._identity is None else self._identity.model_name
+        proposal = device.name or model or f"BACnet device {device.instance}"
+        return unused_name(proposal, (s.title for s in self._get_entry().subentries.values()))
+
+    async def async_step_names(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """The device's name, and each object's: its description is offered, for the
+        all-caps object names (VLV-STOCKROOM) a controller's programmer chose."""
+        fields = self._name_fields()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            title = str(user_input.get(CONF_NAME) or "").strip()
+            if title:
+                names = {
+                    key: str(user_input.get(field) or "").strip() for key, field in fields.items()
+                }
+                return self._create(title, names)
+            errors[CONF_NAME] = "invalid_name"
+        suggested: dict[str, Any] = user_input or {
+            CONF_NAME: self._proposed_device_name(),
+            **{
+                field: self._infos[key].description or self._infos[key].name
+                for key, field in fields.items()
+            },
+        }
+        schema: dict[Any, Any] = {probatio.Required(CONF_NAME): TextSelector()}
+        schema |= {probatio.Optional(field): TextSelector() for field in fields.values()}
+        return self.async_show_form(
+            step_id="names",
+            data_schema=self.add_suggested_values_to_schema(probatio.Schema(schema), suggested),
+            errors=errors,
+        )
+
+    def _create(self, title: str, names: dict[str, str]) -> SubentryFlowResult:
         assert self._device is not None
         device = self._device
         polling = self._polling
+        roles = self._roles
         config = BacnetDeviceConfig(
             address=self._typed.get(device.address, device.address),
             device_instance=device.instance,
             objects=tuple(
-                BacnetObjectConfig.from_info(
-                    self._infos[key], roles.get(key), self._limits.get(key, (None, None))
+                dataclasses.replace(
+                    BacnetObjectConfig.from_info(
+                        self._infos[key], roles.get(key), self._limits.get(key, (None, None))
+                    ),
+                    # Cleared, or the object name typed: named by the object name.
+                    entity_name=names.get(key) or None,
                 )
                 for key in self._chosen
             ),
             scan_interval_s=float(polling.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL_S)),
             cov=bool(polling.get(CONF_COV, True)),
             cov_lifetime_s=int(polling.get(CONF_COV_LIFETIME, DEFAULT_COV_LIFETIME_S)),
+            identity=self._identity,
         )
         return self.async_create_entry(
-            title=device.name or f"BACnet device {device.instance}",
+            title=title,
             data=config.as_data(),
             unique_id=device_unique_id(device.instance),
         )
@@ -538,10 +605,9 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
             except BacnetError:
                 errors = {CONF_ADDRESS: "no_response"}
             if not errors:
-                config = BacnetDeviceConfig(
+                config = dataclasses.replace(
+                    current,
                     address=address,
-                    device_instance=current.device_instance,
-                    objects=current.objects,
                     scan_interval_s=float(polling.get(CONF_SCAN_INTERVAL, current.scan_interval_s)),
                     cov=bool(polling.get(CONF_COV, current.cov)),
                     cov_lifetime_s=int(polling.get(CONF_COV_LIFETIME, current.cov_lifetime_s)),

@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from homeassistant.config_entries import ConfigSubentry, ConfigSubentryFlow, SubentryFlowResult
-from homeassistant.const import CONF_HOST, CONF_PORT
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.data_entry_flow import section
 from homeassistant.helpers.selector import (
     NumberSelector,
@@ -53,6 +53,7 @@ from ..lib.protocols.modbus import (
 )
 from ..lib.protocols.modbus_endpoints import async_same_host
 from ..profile_store import async_load_profiles
+from .naming import unused_name
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -172,8 +173,18 @@ async def _async_probe(
     return {}
 
 
+def profile_title(profile: Profile, unit_id: int) -> str:
+    """The title microdc gave a device before it proposed names (kept on reconfigure)."""
+    return f"{profile.manufacturer} {profile.model} (unit {unit_id})"
+
+
 class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
     """Add a Modbus device to a site, or change where it is."""
+
+    def __init__(self) -> None:
+        """Nothing probed yet."""
+        self._config: ModbusDeviceConfig | None = None
+        self._proposed = ""
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
         """Ask where the device is and which profile describes it."""
@@ -223,24 +234,60 @@ class ModbusDeviceSubentryFlow(ConfigSubentryFlow):
             else:
                 pool = self.hass.data.setdefault(MODBUS_POOL, ModbusConnectionPool())
                 errors = await async_probe_device(pool, config, profile)
-            if not errors and profile is not None:
-                title = f"{profile.manufacturer} {profile.model} (unit {config.unit_id})"
-                if current is not None:
-                    return self.async_update_reload_and_abort(
-                        entry,
-                        current,
-                        title=title,
-                        data=config.as_data(),
-                        unique_id=config.unique_id,
-                    )
-                return self.async_create_entry(
-                    title=title, data=config.as_data(), unique_id=config.unique_id
+            if not errors and profile is not None and current is not None:
+                return self.async_update_reload_and_abort(
+                    entry,
+                    current,
+                    title=self._reconfigured_title(current, profiles, config, profile),
+                    data=config.as_data(),
+                    unique_id=config.unique_id,
                 )
+            if not errors and profile is not None:
+                self._config = config
+                self._proposed = unused_name(
+                    profile.proposed_name, {s.title for s in entry.subentries.values()}
+                )
+                return await self.async_step_name()
         suggested: dict[str, Any] | None = user_input
         if suggested is None and reconfiguring:
             suggested = dict(self._get_reconfigure_subentry().data)
         return self.async_show_form(
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(_schema(profiles), suggested),
+            errors=errors,
+        )
+
+    @staticmethod
+    def _reconfigured_title(
+        current: ConfigSubentry,
+        profiles: dict[str, Profile],
+        config: ModbusDeviceConfig,
+        profile: Profile,
+    ) -> str:
+        """A name the engineer chose stays; a title made from the profile follows the change."""
+        before = ModbusDeviceConfig.from_data(current.data)
+        old = profiles.get(before.profile_id)
+        if old is not None and current.title == profile_title(old, before.unit_id):
+            return profile_title(profile, config.unit_id)
+        return current.title
+
+    async def async_step_name(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Name the device (the profile's device kind is proposed); its entity ids follow."""
+        assert self._config is not None
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            name = str(user_input.get(CONF_NAME) or "").strip()
+            if name:
+                config = self._config
+                return self.async_create_entry(
+                    title=name, data=config.as_data(), unique_id=config.unique_id
+                )
+            errors[CONF_NAME] = "invalid_name"
+        return self.async_show_form(
+            step_id="name",
+            data_schema=self.add_suggested_values_to_schema(
+                probatio.Schema({probatio.Required(CONF_NAME): TextSelector()}),
+                user_input or {CONF_NAME: self._proposed},
+            ),
             errors=errors,
         )

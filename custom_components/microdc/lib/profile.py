@@ -170,6 +170,13 @@ class Profile:
     description: str | None = None
     firmware_point: str | None = None
     source: str | None = None  # the file it came from, for diagnostics and errors
+    # What a person calls such a device ("UPS", "Rack PDU"): the name the device flow proposes.
+    device_kind: str | None = None
+
+    @property
+    def proposed_name(self) -> str:
+        """The short name the device flow offers for a new device of this profile."""
+        return self.device_kind or self.model
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,6 +331,7 @@ PROFILE_SCHEMA = vol.Schema(
         vol.Required("manufacturer"): _text,
         vol.Required("model"): _text,
         vol.Optional("description"): _text,
+        vol.Optional("device_kind"): _text,
         vol.Required("protocol"): _one_of(PROTOCOLS),
         vol.Optional("firmware_point"): _snake_case,
         # Points are validated one by one below, so that each error names its point.
@@ -479,6 +487,7 @@ def parse_profile(profile_id: str, data: Any, *, file: str | None = None) -> Pro
         manufacturer=top["manufacturer"],
         model=top["model"],
         description=top.get("description"),
+        device_kind=top.get("device_kind"),
         protocol=top["protocol"],
         firmware_point=top.get("firmware_point"),
         points=MappingProxyType(points),

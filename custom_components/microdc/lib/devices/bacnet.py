@@ -105,6 +105,28 @@ def state_options(obj: BacnetObjectConfig) -> tuple[str, ...]:
     return tuple(str(number) for number in range(1, 17))  # no texts: the numbers themselves
 
 
+# Decimals worth showing of a BACnet analog value, by its unit: a REAL carries noise far below
+# what a sensor resolves (a 1.4 m³/h flow shown as "1 m³/h" hides the reading; "1.4000001"
+# shows the noise). Units not listed show as Home Assistant's default.
+DISPLAY_PRECISION: dict[str, int] = {
+    "°C": 1,
+    "°F": 1,
+    "K": 1,
+    "%": 0,
+    "m³/h": 2,
+    "L/s": 2,
+    "L/min": 1,
+    "m³/s": 3,
+    "W": 0,
+    "kW": 2,
+    "kWh": 1,
+    "MWh": 3,
+    "Pa": 0,
+    "kPa": 1,
+    "bar": 2,
+}
+
+
 def object_point(obj: BacnetObjectConfig) -> Point:
     """The point an object is: its kind, unit and device class from its BACnet type and units."""
     kind = _KINDS.get(obj.kind, ValueKind.NUMBER)
@@ -123,9 +145,10 @@ def object_point(obj: BacnetObjectConfig) -> Point:
         key=obj.key,
         kind=kind,
         role=role,
-        name=obj.name,
+        name=obj.display_name,
         unit=None if mapping is None else mapping.unit,
         device_class=None if mapping is None else mapping.device_class,
+        precision=None if mapping is None else DISPLAY_PRECISION.get(mapping.unit or ""),
         state_class=state_class,
         options=state_options(obj) if kind is ValueKind.STATE else (),
         minimum=minimum,
@@ -176,8 +199,14 @@ class BacnetDevice(Device):
 
     @property
     def identity(self) -> DeviceIdentity:
-        """BACnet devices are known by their instance until their vendor is read."""
-        return DeviceIdentity("BACnet", f"BACnet/IP device {self.config.device_instance}")
+        """The vendor and model the device object gave when the device was added; devices
+        added before microdc read them (or that do not say) are known by their instance."""
+        said = self.config.identity
+        return DeviceIdentity(
+            (said and said.vendor_name) or "BACnet",
+            (said and said.model_name) or f"BACnet/IP device {self.config.device_instance}",
+            sw_version=None if said is None else said.software,
+        )
 
     @property
     def releases(self) -> bool:

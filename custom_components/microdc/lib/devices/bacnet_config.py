@@ -22,6 +22,7 @@ CONF_POLLING = "polling"
 CONF_SCAN_INTERVAL = "scan_interval"
 CONF_COV = "cov"
 CONF_COV_LIFETIME = "cov_lifetime"
+CONF_IDENTITY = "identity"
 
 # BACnet/IP's own port, one definition (the transport's).
 DEFAULT_BACNET_PORT = bacnet_address.DEFAULT_BACNET_PORT
@@ -69,6 +70,14 @@ class BacnetObjectConfig:
     role: str | None = None
     min_value: float | None = None
     max_value: float | None = None
+    # The name the engineer gave its entities in the flow (None: the object name, as every
+    # object added before microdc asked).
+    entity_name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        """How the object's entities are named."""
+        return self.entity_name or self.name
 
     @property
     def key(self) -> str:
@@ -111,10 +120,13 @@ class BacnetObjectConfig:
             role=data.get("role"),
             min_value=_optional_float(data.get("min")),
             max_value=_optional_float(data.get("max")),
+            entity_name=data.get("entity_name"),
         )
 
     def as_data(self) -> dict[str, Any]:
-        return {
+        # Without a name of its own the data keeps the shape earlier versions stored.
+        named = {} if self.entity_name is None else {"entity_name": self.entity_name}
+        return named | {
             "object": str(self.object_id),
             "name": self.name,
             "description": self.description,
@@ -132,6 +144,69 @@ def _optional_float(value: Any) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
+class DeviceObjectIdentity:
+    """The device object's own words: vendor-name, model-name and its software versions."""
+
+    vendor_name: str | None = None
+    model_name: str | None = None
+    firmware_revision: str | None = None
+    application_software_version: str | None = None
+
+    @classmethod
+    def from_properties(cls, values: Mapping[str, Any]) -> DeviceObjectIdentity | None:
+        """From the properties read (a missing or refused one is None); None if none said."""
+
+        def text(name: str) -> str | None:
+            value = values.get(name)
+            if not isinstance(value, str) or value.strip().casefold() in _NOT_SAID:
+                return None
+            return value.strip()
+
+        identity = cls(
+            text("vendor-name"),
+            text("model-name"),
+            text("firmware-revision"),
+            text("application-software-version"),
+        )
+        return None if identity == cls() else identity
+
+    @classmethod
+    def from_data(cls, data: Any) -> DeviceObjectIdentity | None:
+        if not isinstance(data, Mapping):
+            return None
+        return cls(**{name: data.get(name) for name in IDENTITY_FIELDS})
+
+    def as_data(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in IDENTITY_FIELDS}
+
+    @property
+    def software(self) -> str | None:
+        """One line for the device page: the firmware, and the application when it differs."""
+        firmware, application = self.firmware_revision, self.application_software_version
+        if firmware and application and application != firmware:
+            return f"{firmware} (application {application})"
+        return firmware or application
+
+
+# What some stacks put in a property they must have but have nothing for.
+_NOT_SAID = frozenset({"", "n/a", "na", "none", "unknown", "-"})
+
+IDENTITY_FIELDS = (
+    "vendor_name",
+    "model_name",
+    "firmware_revision",
+    "application_software_version",
+)
+# The device object's properties the flow reads when the device is added.
+IDENTITY_PROPERTIES = (
+    "vendor-name",
+    "model-name",
+    "firmware-revision",
+    "application-software-version",
+)
+
+
+@dataclass(frozen=True, slots=True)
 class BacnetDeviceConfig:
     """Where the device is, which objects microdc shows, and how it reads them."""
 
@@ -141,6 +216,9 @@ class BacnetDeviceConfig:
     scan_interval_s: float = DEFAULT_SCAN_INTERVAL_S
     cov: bool = True
     cov_lifetime_s: int = DEFAULT_COV_LIFETIME_S
+    # What the device object said of itself when the device was added (None: not read, as
+    # for devices added before microdc read them, or not given by the device).
+    identity: DeviceObjectIdentity | None = None
 
     @property
     def object_ids(self) -> list[ObjectId]:
@@ -162,10 +240,13 @@ class BacnetDeviceConfig:
             scan_interval_s=float(polling.get(CONF_SCAN_INTERVAL, DEFAULT_SCAN_INTERVAL_S)),
             cov=bool(polling.get(CONF_COV, True)),
             cov_lifetime_s=int(polling.get(CONF_COV_LIFETIME, DEFAULT_COV_LIFETIME_S)),
+            identity=DeviceObjectIdentity.from_data(data.get(CONF_IDENTITY)),
         )
 
     def as_data(self) -> dict[str, Any]:
-        return {
+        # Without an identity the data keeps the shape earlier versions stored.
+        identity = {} if self.identity is None else {CONF_IDENTITY: self.identity.as_data()}
+        return identity | {
             CONF_ADDRESS: self.address,
             CONF_DEVICE_INSTANCE: self.device_instance,
             CONF_OBJECTS: [obj.as_data() for obj in self.objects],

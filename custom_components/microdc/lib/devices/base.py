@@ -72,6 +72,9 @@ class DeviceIdentity:
     manufacturer: str
     model: str
     model_id: str | None = None
+    # The software the device reports of itself (a device with a firmware point says it in
+    # every poll instead).
+    sw_version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

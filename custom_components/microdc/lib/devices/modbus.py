@@ -147,9 +147,13 @@ class ModbusDevice(Device):
 
     @property
     def identity(self) -> DeviceIdentity:
-        """The profile's manufacturer and model; the profile id is the model id."""
+        """The profile's manufacturer and model.
+
+        No model id: Home Assistant shows it after the model in parentheses, and a profile id
+        ("demo_ups") says nothing to the person reading the device page.
+        """
         profile = self.profile
-        return DeviceIdentity(profile.manufacturer, profile.model, profile.profile_id)
+        return DeviceIdentity(profile.manufacturer, profile.model)
 
     @property
     def plan(self) -> tuple[ReadBlock[RegisterPoint], ...]:
