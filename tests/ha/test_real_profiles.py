@@ -202,8 +202,9 @@ async def test_a_real_ups_card_makes_the_ups_sensors(
         assert _state(hass, Platform.BINARY_SENSOR, f"{APC}_low_battery") == low_battery
         charge = float(_state(hass, Platform.SENSOR, f"{APC}_battery_charge"))
         assert charge == pytest.approx(served["battery_charge"]["value"], abs=0.01)
-        runtime = float(_state(hass, Platform.SENSOR, f"{APC}_runtime_remaining"))
-        assert runtime == served["runtime_remaining"]["value"]
+        # The card counts seconds; a new entity shows them in minutes (suggested unit).
+        runtime_min = float(_state(hass, Platform.SENSOR, f"{APC}_runtime_remaining"))
+        assert runtime_min * 60 == pytest.approx(served["runtime_remaining"]["value"], abs=0.5)
 
     await check("online", "off", "off")
     assert (await _served(sim, APC))["battery_charge"]["value"] == pytest.approx(100, abs=0.01)
@@ -220,7 +221,7 @@ async def test_a_real_ups_card_makes_the_ups_sensors(
     await clock.poll(sim, 6)
     await check("on_battery", "on", "off")
     assert float(_state(hass, Platform.SENSOR, f"{APC}_input_voltage")) == 0
-    runtime = float(_state(hass, Platform.SENSOR, f"{APC}_runtime_remaining"))
+    runtime = float(_state(hass, Platform.SENSOR, f"{APC}_runtime_remaining")) * 60  # s
     assert 300 < runtime < 86400
     # AN176's status has no low-battery bit: the site's limit (300 s of runtime) decides.
     await clock.advance(sim, runtime - 250)
