@@ -78,14 +78,19 @@ def build_app(runner: SimulatorRunner) -> web.Application:
     return app
 
 
-async def start_control(runner: SimulatorRunner, host: str, port: int) -> web.AppRunner:
-    """Serve the control API on host:port (0: a free port, stored in runner.control_port)."""
-    app_runner = web.AppRunner(build_app(runner), access_log=None)
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Serve an aiohttp app on host:port (0: a free port); returns it and the port it got."""
+    app_runner = web.AppRunner(app, access_log=None)
     await app_runner.setup()
     site = web.TCPSite(app_runner, host, port)
     await site.start()
     server: Any = site._server  # aiohttp keeps the asyncio server here; no public accessor
-    runner.control_port = int(server.sockets[0].getsockname()[1])
+    return app_runner, int(server.sockets[0].getsockname()[1])
+
+
+async def start_control(runner: SimulatorRunner, host: str, port: int) -> web.AppRunner:
+    """Serve the control API on host:port (0: a free port, stored in runner.control_port)."""
+    app_runner, runner.control_port = await serve(build_app(runner), host, port)
     return app_runner
 
 

@@ -42,6 +42,7 @@ from typing import Any
 from aiohttp import web
 import yaml  # type: ignore[import-untyped]  # no types-PyYAML in the environment
 
+from simulator.control import serve
 from simulator.faults import FaultBoard
 from simulator.modbus_server import ModbusGateway
 from simulator.model import UnknownQuantityError
@@ -306,10 +307,5 @@ def build_fleet_app(runner: FleetRunner) -> web.Application:
 
 async def start_fleet_control(runner: FleetRunner, host: str, port: int) -> web.AppRunner:
     """Serve the fleet's control API on host:port (0: a free one, in runner.control_port)."""
-    app_runner = web.AppRunner(build_fleet_app(runner), access_log=None)
-    await app_runner.setup()
-    site = web.TCPSite(app_runner, host, port)
-    await site.start()
-    server: Any = site._server  # aiohttp keeps the asyncio server here; no public accessor
-    runner.control_port = int(server.sockets[0].getsockname()[1])
+    app_runner, runner.control_port = await serve(build_fleet_app(runner), host, port)
     return app_runner
