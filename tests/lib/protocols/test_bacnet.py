@@ -276,6 +276,27 @@ async def test_cov_renewed_before_lifetime_ends(sim: Site, network: BacnetNetwor
     assert sim.device.app.subscribers()
 
 
+async def test_subscription_retried_after_a_late_answer_is_held_once(
+    sim: Site, network: BacnetNetwork
+) -> None:
+    """A SubscribeCOV that times out may still be accepted: the retry replaces it."""
+    client = network.device(sim.device.address, INSTANCE)
+    sim.faults.add({"fault": "slow_replies", "device": DEVICE_NAME, "delay_s": 2.5})
+    sim.device.sync()
+    with pytest.raises(BacnetTimeoutError):
+        await client.subscribe_cov(SUPPLY_T, lambda reading: None)
+    # The device took it late, after microdc had given up.
+    await until(lambda: sim.device.app.cov_subscription_count() == 1)
+    sim.faults.clear()
+    sim.device.sync()
+
+    readings: asyncio.Queue[PointReading] = asyncio.Queue()
+    await client.subscribe_cov(SUPPLY_T, readings.put_nowait)
+    assert sim.device.app.cov_subscription_count() == 1
+    async with asyncio.timeout(DEADLINE_S):
+        await readings.get()  # and it is the retry's subscription that notifies
+
+
 async def test_two_devices_share_one_socket(socket_enabled: None) -> None:
     first, second = await start_site(), await start_site(47111, "hvac-controller-2")
     network_a = await BacnetNetwork.acquire(CONFIG)

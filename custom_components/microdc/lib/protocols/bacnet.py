@@ -703,6 +703,10 @@ class BacnetDeviceClient:
         self.available = True  # False after a timeout, True again after any answer
         self.rpm_supported: bool | None = None  # None until the device has shown either way
         self._subscriptions: list[CovSubscription] = []
+        # Process ids of subscriptions that timed out or were given up while the device may
+        # still have accepted them: a retry reuses the id, so the device replaces its entry
+        # (SubscribeCOV, clause 13.14) rather than hold a second one nobody renews.
+        self._unconfirmed_process_ids: dict[ObjectId, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._resubscribing = False
 
@@ -1018,15 +1022,18 @@ class BacnetDeviceClient:
             callback,
             lifetime_s=lifetime_s,
             confirmed=confirmed,
-            process_id=self._network._next_process_id(),
+            process_id=self._unconfirmed_process_ids.pop(object_id, None)
+            or self._network._next_process_id(),
         )
         self._network._register_subscription(subscription)
         try:
             await self._subscribe(subscription)
-        except BaseException:
+        except BaseException as err:
             # Refused, a bad object, or the caller gave up (cancelled) while the device may
             # still accept it: nobody holds this subscription, so its notifications are dropped.
             self._network._unregister_subscription(subscription)
+            if not isinstance(err, BacnetError) or isinstance(err, BacnetTimeoutError):
+                self._unconfirmed_process_ids[object_id] = subscription.process_id
             raise
         self._subscriptions.append(subscription)
         if lifetime_s:
