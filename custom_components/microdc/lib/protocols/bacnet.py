@@ -1016,14 +1016,16 @@ class BacnetDeviceClient:
         """
         if lifetime_s < 0:
             raise ValueError("lifetime_s must be 0 (indefinite) or positive")
+        process_id = self._unconfirmed_process_ids.pop(object_id, None)
+        if process_id is None:
+            process_id = self._network._next_process_id()
         subscription = CovSubscription(
             self,
             object_id,
             callback,
             lifetime_s=lifetime_s,
             confirmed=confirmed,
-            process_id=self._unconfirmed_process_ids.pop(object_id, None)
-            or self._network._next_process_id(),
+            process_id=process_id,
         )
         self._network._register_subscription(subscription)
         try:
