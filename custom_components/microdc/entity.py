@@ -61,9 +61,13 @@ def point_naming(point: Point, points: Mapping[str, Point]) -> dict[str, Any]:
 
 @dataclass(frozen=True, kw_only=True)
 class PointEntityDescription(EntityDescription):
-    """What every platform's description of a point's entity carries: the point."""
+    """What every platform's description of a point's entity carries: the point.
+
+    ``also_reads``: the keys of other points of the device that its state is made of too.
+    """
 
     point: Point
+    also_reads: frozenset[str] = frozenset()
 
 
 class MicrodcPointEntity(CoordinatorEntity[DeviceCoordinator]):
@@ -78,7 +82,9 @@ class MicrodcPointEntity(CoordinatorEntity[DeviceCoordinator]):
 
     def __init__(self, coordinator: DeviceCoordinator, description: PointEntityDescription) -> None:
         """Attach the entity to its device and point."""
-        super().__init__(coordinator)
+        # The points it reads are its coordinator context: a pushed change (COV, a write)
+        # updates only the entities of the points that changed; a poll updates all.
+        super().__init__(coordinator, frozenset({description.point.key}) | description.also_reads)
         self.entity_description = description
         self.point = description.point
         self._attr_unique_id = f"{coordinator.subentry.subentry_id}_{description.key}"
