@@ -263,6 +263,10 @@ class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
             self._channel.to_dict(),
         )
 
+    def state_inputs(self) -> object | None:
+        """None: a total integrates power over time, so every update may change it."""
+        return None
+
     @callback
     @override
     def _handle_coordinator_update(self) -> None:
