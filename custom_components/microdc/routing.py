@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from datetime import datetime
 import logging
 from typing import Any
 
@@ -33,8 +34,9 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
-from homeassistant.util import slugify
+from homeassistant.util import dt as dt_util, slugify
 
 from . import heat_accounting
 from .const import DOMAIN, SUBENTRY_HEAT_DESTINATION
@@ -203,6 +205,8 @@ class SiteRouting:
         self._dirty = False
         self._issues: set[str] = set()
         self._refused: set[PointRef] = set()  # points not writable: told once
+        self._end_timer: CALLBACK_TYPE | None = None  # fires at the next request's end
+        self._end_at: float | None = None
 
     def _by_role(self, role: Role) -> tuple[PointRef, ...]:
         return tuple(
@@ -257,6 +261,7 @@ class SiteRouting:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        self._cancel_end_timer()
         writer, self._writer = self._writer, None
         if writer is not None:
             self._dirty = False
@@ -365,6 +370,7 @@ class SiteRouting:
         """Decide now; write, fire the event, raise or clear repairs if anything changed."""
         now = self._now()
         decision = self.router.evaluate(now, self.readings())
+        self._arm_end_timer()
         if not self._ready:
             self._ready = now - self._started >= self.settings.grace or all(
                 c.last_update_success and c.data is not None
@@ -385,6 +391,30 @@ class SiteRouting:
         for listener in list(self._listeners):
             listener()
         return decision
+
+    def _arm_end_timer(self) -> None:
+        """Evaluate again when the next request ends, whether or not an input is polled then."""
+        ends = min((r.ends for r in self.router.requests if r.ends is not None), default=None)
+        if ends == self._end_at:
+            return
+        self._cancel_end_timer()
+        self._end_at = ends
+        if ends is not None:
+            self._end_timer = async_track_point_in_utc_time(
+                self.hass, self._on_end, dt_util.utc_from_timestamp(ends)
+            )
+
+    def _cancel_end_timer(self) -> None:
+        if self._end_timer is not None:
+            self._end_timer()
+        self._end_timer, self._end_at = None, None
+
+    @callback
+    def _on_end(self, _fired: datetime) -> None:
+        # Should the router's clock not have reached the end yet, the evaluation keeps the
+        # request and arms the timer again.
+        self._end_timer, self._end_at = None, None
+        self.evaluate()
 
     def _behind(self) -> bool:
         """Whether a command of the decision has not been written yet (after start, a retry)."""

@@ -17,13 +17,19 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    entity_registry as er,
+    event as event_helper,
+    issue_registry as ir,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
 from custom_components.microdc import logbook as microdc_logbook
 from custom_components.microdc.const import (
+    CONF_POLLING,
+    CONF_SCAN_INTERVAL,
     CONF_SITE_NAME,
     DOMAIN,
     SUBENTRY_HEAT_DESTINATION,
@@ -52,6 +58,7 @@ VALVES = {
     "tenant_a": ObjectId("analog-output", 2),
     "tenant_b": ObjectId("analog-output", 3),
 }
+SHARED_LOOP = ObjectId("analog-output", 4)  # a destination only where a test asks for it
 DRY_COOLER = ObjectId("analog-output", 5)
 COMFORT, SAFETY = 12, 5
 
@@ -73,18 +80,26 @@ def site_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _modbus(sim: SimulatorProcess, subentry_id: str, profile: str, unit: int) -> dict[str, Any]:
+def _modbus(
+    sim: SimulatorProcess, subentry_id: str, profile: str, unit: int, scan_interval_s: float
+) -> dict[str, Any]:
     return {
         "subentry_id": subentry_id,
         "subentry_type": SUBENTRY_MODBUS_DEVICE,
         "title": subentry_id,
         "unique_id": f"127.0.0.1:{sim.modbus_port}:{unit}",
-        "data": {"host": "127.0.0.1", "port": sim.modbus_port, "unit_id": unit, "profile": profile},
+        "data": {
+            "host": "127.0.0.1",
+            "port": sim.modbus_port,
+            "unit_id": unit,
+            "profile": profile,
+            CONF_POLLING: {CONF_SCAN_INTERVAL: scan_interval_s},
+        },
     }
 
 
 def _destination(name: str) -> dict[str, Any]:
-    valve = f"{CONTROLLER}/{object_key(VALVES[name])}"
+    valve = f"{CONTROLLER}/{object_key({**VALVES, 'shared_loop': SHARED_LOOP}[name])}"
     return {
         "subentry_id": name,
         "subentry_type": SUBENTRY_HEAT_DESTINATION,
@@ -142,18 +157,32 @@ async def routed_site(
     site_file: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncGenerator[Callable[..., Any]]:
-    """Start a site with these routing options (dwell 0 unless told); unloaded at the end,
-    while its simulator still answers."""
+    """Start a site with these routing options (dwell 0 unless told), its destinations and
+    its devices' scan interval; unloaded at the end, while its simulator still answers."""
     started: list[MockConfigEntry] = []
 
-    async def start(**routing: Any) -> RoutedSite:
+    async def start(
+        *,
+        destinations: tuple[str, ...] = tuple(VALVES),
+        scan_interval_s: float = 10,
+        **routing: Any,
+    ) -> RoutedSite:
         sim = simulator_factory(site=site_file)
         clock = Clock(hass, monkeypatch)
-        roles = {str(oid): "valve_position" for oid in (*VALVES.values(), DRY_COOLER)}
+        # Home Assistant's point-in-time timers check the time they fire at against this: the
+        # router's clock, so that a request's end timer fires when the Clock reaches it.
+        monkeypatch.setattr(event_helper, "time_tracker_timestamp", clock.timestamp)
+        valves = (
+            *VALVES.values(),
+            DRY_COOLER,
+            *((SHARED_LOOP,) if "shared_loop" in destinations else ()),
+        )
+        roles = {str(oid): "valve_position" for oid in valves}
         controller = {
-            **device_subentry(sim, objects=demo_objects(roles), scan_interval_s=10),
+            **device_subentry(sim, objects=demo_objects(roles), scan_interval_s=scan_interval_s),
             "subentry_id": CONTROLLER,
         }
+        every = scan_interval_s
         entry = MockConfigEntry(
             domain=DOMAIN,
             title="Corner Shop",
@@ -161,12 +190,12 @@ async def routed_site(
             data={CONF_SITE_NAME: "Corner Shop"},
             options={**BACNET_OPTIONS, "routing": {"dwell": 0, **routing}},
             subentries_data=[
-                _modbus(sim, "meter", "demo_heat_meter", 4),
-                _modbus(sim, "pdu", "demo_rack_pdu", 1),
-                _modbus(sim, "environment", "demo_environment", 3),
-                _modbus(sim, FEEDBACK, "demo_valve_feedback", 5),
+                _modbus(sim, "meter", "demo_heat_meter", 4, every),
+                _modbus(sim, "pdu", "demo_rack_pdu", 1, every),
+                _modbus(sim, "environment", "demo_environment", 3, every),
+                _modbus(sim, FEEDBACK, "demo_valve_feedback", 5, every),
                 controller,
-                *(_destination(d) for d in VALVES),
+                *(_destination(d) for d in destinations),
             ],
         )
         entry.add_to_hass(hass)
@@ -273,6 +302,35 @@ async def test_a_request_ends(hass: HomeAssistant, routed_site: Callable[..., An
     assert site.state("sensor", "heat_routing").state == "default"
     assert (await site.slots("stockroom"))[COMFORT - 1] == 0.0
     assert (await site.slots("dry_cooler"))[COMFORT - 1] == 100.0
+
+
+async def test_a_request_ends_on_its_own_timer(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """A request's end is acted on at its end time, not at the next poll: the devices poll
+    hourly and the simulator's time stands still (nothing notifies), yet the valves move at
+    the end, and no Modbus input device was read on the way."""
+    site: RoutedSite = await routed_site(default_routing="reject", scan_interval_s=3600)
+    await site.call("divert_heat", destination="stockroom", duration={"seconds": 60})
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 100.0
+    reads = (await site.sim.async_state())["requests"]["modbus"]
+
+    await site.clock.tick(59)
+    assert site.state("sensor", "heat_routing").state == "requested"
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 100.0
+    await site.clock.tick(1)
+    assert site.state("sensor", "heat_routing").state == "default"
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 0.0
+    assert (await site.slots("dry_cooler"))[COMFORT - 1] == 100.0
+    assert (await site.sim.async_state())["requests"]["modbus"] == reads
+
+    # A request replaced before its end leaves no timer behind that ends the new one early.
+    await site.call("divert_heat", destination="tenant_a", duration={"seconds": 30})
+    await site.call("divert_heat", destination="tenant_a", duration={"seconds": 90})
+    await site.clock.tick(60)
+    assert (await site.slots("tenant_a"))[COMFORT - 1] == 100.0
+    await site.clock.tick(30)
+    assert (await site.slots("tenant_a"))[COMFORT - 1] == 0.0
 
 
 async def test_exhaust_over_its_limit_sends_heat_to_reject(
