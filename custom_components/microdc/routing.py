@@ -19,7 +19,9 @@ nothing changes, so an unchanged poll costs a few comparisons and writes nothing
 - Requests and the routing survive a restart (a Store per site); after a start the decision is
   written only once every input device has been read (or the grace time has passed).
 - Repairs only for what a person can act on: a valve that does not confirm, a safety input
-  missing past its grace time, a temperature limit crossed; each cleared when resolved.
+  missing past its grace time, a temperature limit crossed, and the same limit crossed
+  repeatedly (lib/routing/repeats.py: 3 trips in 24 h, kept in the Store); each cleared when
+  resolved (the repeated one after 24 h without a trip of that limit).
 """
 
 from __future__ import annotations
@@ -53,12 +55,14 @@ from .lib.routing import (
     DestinationKind,
     HeatRouter,
     Reason,
+    Repeated,
     RoutingSettings,
     Source,
     SourceKind,
     StoredState,
     StoredStateError,
     Trip,
+    TripHistory,
     Valve,
 )
 from .site_points import SitePoint
@@ -73,6 +77,7 @@ AUTOMATIC = "automatic"  # the select's option that follows the requests
 USER_SOURCE = Source(SourceKind.USER, "Heat destination")
 _PERCENT = frozenset({"%", "percent"})
 _TEMPERATURE_TRIPS = frozenset({Reason.SAFETY_EXHAUST, Reason.SAFETY_SUPPLY})
+_LIMIT_NAMES = {Reason.SAFETY_EXHAUST: "exhaust", Reason.SAFETY_SUPPLY: "supply"}
 
 
 def utc_now() -> float:
@@ -207,6 +212,9 @@ class SiteRouting:
         self._refused: set[PointRef] = set()  # points not writable: told once
         self._end_timer: CALLBACK_TYPE | None = None  # fires at the next request's end
         self._end_at: float | None = None
+        self.history = TripHistory()  # temperature trips, for the "crossed repeatedly" repair
+        self._repeats: dict[str, int] = {}  # its issues raised -> the count they show
+        self._repeats_clear_at: float | None = None
 
     def _by_role(self, role: Role) -> tuple[PointRef, ...]:
         return tuple(
@@ -231,6 +239,7 @@ class SiteRouting:
         self._started = self._now()
         saved = await self._store.async_load()
         if saved is not None:
+            self.history = TripHistory.from_dict(saved.get("limit_trips"))
             try:
                 dropped = self.router.restore(StoredState.from_dict(saved), self._now())
             except StoredStateError as err:
@@ -245,6 +254,7 @@ class SiteRouting:
                         item.why,
                         item.request,
                     )
+        self._update_repeats(self._started)  # a pattern stored before the restart
         devices = {ref.device for ref in self._inputs}
         for device_id in sorted(devices):
             coordinator = self._coordinators.get(device_id)
@@ -267,10 +277,11 @@ class SiteRouting:
             self._dirty = False
             await asyncio.gather(writer, return_exceptions=True)
         await self.async_relinquish_all()
-        await self._store.async_save(self.router.state().to_dict())
-        for issue_id in list(self._issues):
+        await self._store.async_save(self._stored())
+        for issue_id in [*self._issues, *self._repeats]:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         self._issues.clear()
+        self._repeats.clear()
 
     async def async_relinquish_all(self) -> None:
         """Give back every command routing holds (the building's controls take over)."""
@@ -345,8 +356,12 @@ class SiteRouting:
         self._requests_changed()
         return count
 
+    def _stored(self) -> dict[str, Any]:
+        """What the Store keeps: the router's state and the temperature trips of the window."""
+        return {**self.router.state().to_dict(), "limit_trips": self.history.to_dict()}
+
     def _requests_changed(self) -> None:
-        self._store.async_delay_save(lambda: self.router.state().to_dict(), SAVE_DELAY_S)
+        self._store.async_delay_save(self._stored, SAVE_DELAY_S)
         self.evaluate()
 
     # --- evaluation ----------------------------------------------------------------------
@@ -377,6 +392,8 @@ class SiteRouting:
                 for c in (self._coordinators.get(r.device) for r in self._inputs)
                 if c is not None
             )
+        if self._repeats_clear_at is not None and now >= self._repeats_clear_at:
+            self._update_repeats(now)
         if decision is self.decision:
             if self._ready and not self._writing and self._behind():
                 self._schedule_write()
@@ -384,8 +401,9 @@ class SiteRouting:
         old, self.decision = self.decision, decision
         if old is None or (old.shares, old.reason) != (decision.shares, decision.reason):
             self._fire_routed(old, decision)
-            self._store.async_delay_save(lambda: self.router.state().to_dict(), SAVE_DELAY_S)
+            self._store.async_delay_save(self._stored, SAVE_DELAY_S)
         self._update_issues(decision)
+        self._record_trips(decision, now)
         if self._ready:
             self._schedule_write()
         for listener in list(self._listeners):
@@ -589,20 +607,68 @@ class SiteRouting:
                 )
         self._issues = set(wanted)
 
+    def _record_trips(self, decision: Decision, now: float) -> None:
+        new = [
+            trip
+            for trip in decision.trips
+            if trip.reason in _TEMPERATURE_TRIPS and self.history.record(trip.reason, trip.since)
+        ]
+        if new:
+            self._store.async_delay_save(self._stored, SAVE_DELAY_S)
+            self._update_repeats(now)
+
+    def _update_repeats(self, now: float) -> None:
+        """Raise, update or clear the "limit crossed repeatedly" repairs."""
+        found = self.history.repeated(now)
+        self._repeats_clear_at = self.history.clears_at()
+        wanted = {f"routing_repeated_{self.entry.entry_id}_{r.value}": found[r] for r in found}
+        for issue_id in set(self._repeats) - set(wanted):
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            del self._repeats[issue_id]
+        for issue_id, repeated in wanted.items():
+            if self._repeats.get(issue_id) == repeated.count:
+                continue
+            self._repeats[issue_id] = repeated.count
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.WARNING,
+                translation_key=f"routing_{_LIMIT_NAMES[repeated.reason]}_limit_repeated",
+                translation_placeholders=self._repeat_placeholders(repeated),
+            )
+
+    def _repeat_placeholders(self, repeated: Repeated) -> dict[str, str]:
+        refs = self.exhaust if repeated.reason is Reason.SAFETY_EXHAUST else self.supply
+        return {
+            "site": self.entry.title,
+            "point": ", ".join(self.point_name(ref) for ref in refs),
+            "limit": f"{self._limit(repeated.reason):g}",
+            "count": str(repeated.count),
+            "hours": f"{self.history.window / 3600:g}",
+        }
+
+    def _limit(self, reason: Reason) -> float:
+        if reason is Reason.SAFETY_EXHAUST:
+            return self.settings.exhaust_limit
+        return self.settings.supply_limit
+
     def _issue_for(self, trip: Trip) -> tuple[str, str, dict[str, str]] | None:
         entry_id = self.entry.entry_id
         point = "" if trip.point is None else self.point_name(trip.point)
         site = {"site": self.entry.title, "point": point}
         if trip.reason in _TEMPERATURE_TRIPS:
-            limit = (
-                self.settings.exhaust_limit
-                if trip.reason is Reason.SAFETY_EXHAUST
-                else self.settings.supply_limit
-            )
+            # A site-wide trip names no point: name the site's points of that role.
+            refs = self.exhaust if trip.reason is Reason.SAFETY_EXHAUST else self.supply
             return (
                 f"routing_limit_{entry_id}_{trip.reason.value}",
                 "routing_limit_crossed",
-                {**site, "limit": f"{limit:g}"},
+                {
+                    **site,
+                    "point": ", ".join(self.point_name(ref) for ref in refs),
+                    "limit": f"{self._limit(trip.reason):g}",
+                },
             )
         if trip.reason is Reason.SAFETY_INPUT_LOST:
             return (f"routing_input_lost_{entry_id}", "routing_input_lost", site)
