@@ -489,7 +489,12 @@ class SiteRouting:
                 await self._write(self.decision)
 
     async def _write(self, decision: Decision) -> None:
-        for command in decision.commands:
+        # The valves that take heat go first (make before break: the loop never loses its way
+        # out, and the valve asked for moves without waiting for the others); then the valves
+        # that close or are given back. Each point's release of its other priority and the
+        # read-backs follow once every command is out: they only confirm.
+        after: list[tuple[DeviceCoordinator, PointRef, int, int | None]] = []
+        for command in sorted(decision.commands, key=lambda c: decision.share(c.destination) <= 0):
             ref, position, priority = command.point, command.position, command.priority
             if self._applied.get(ref) == (position, priority) or ref in self._refused:
                 continue
@@ -512,16 +517,28 @@ class SiteRouting:
                     await coordinator.async_write(ref.key, position, priority=priority)
                     before = self._held.get(ref)
                     self._held[ref] = priority
-                    if before is not None and before != priority:
-                        # One priority per point: the other one goes back.
-                        await coordinator.async_release(ref.key, priority=before)
-                    await self._read_back(coordinator, ref, priority)
+                    after.append((coordinator, ref, priority, before))
             except HomeAssistantError as err:
                 _LOGGER.warning(
                     "%s: heat routing write to %s failed: %s", self.entry.title, ref, err
                 )
                 continue
             self._applied[ref] = (position, priority)
+        for coordinator, ref, priority, before in after:
+            if before is not None and before != priority:
+                # One priority per point: the other one goes back.
+                try:
+                    await coordinator.async_release(ref.key, priority=before)
+                except HomeAssistantError as err:
+                    _LOGGER.warning(
+                        "%s: heat routing could not release %s at %d: %s",
+                        self.entry.title,
+                        ref,
+                        before,
+                        err,
+                    )
+                    self._applied.pop(ref, None)  # written again, and released, next time
+            await self._read_back(coordinator, ref, priority)
 
     async def _read_back(self, coordinator: DeviceCoordinator, ref: PointRef, ours: int) -> None:
         """Which priority is in control after our write; a higher one is an override."""
