@@ -613,15 +613,7 @@ class SiteRouting:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         for issue_id, (key, placeholders) in wanted.items():
             if issue_id not in self._issues:
-                ir.async_create_issue(
-                    self.hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=False,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key=key,
-                    translation_placeholders=placeholders,
-                )
+                self._raise_issue(issue_id, key, placeholders)
         self._issues = set(wanted)
 
     def _record_trips(self, decision: Decision, now: float) -> None:
@@ -646,15 +638,23 @@ class SiteRouting:
             if self._repeats.get(issue_id) == repeated.count:
                 continue
             self._repeats[issue_id] = repeated.count
-            ir.async_create_issue(
-                self.hass,
-                DOMAIN,
+            self._raise_issue(
                 issue_id,
-                is_fixable=False,
-                severity=ir.IssueSeverity.WARNING,
-                translation_key=f"routing_{_LIMIT_NAMES[repeated.reason]}_limit_repeated",
-                translation_placeholders=self._repeat_placeholders(repeated),
+                f"routing_{_LIMIT_NAMES[repeated.reason]}_limit_repeated",
+                self._repeat_placeholders(repeated),
             )
+
+    def _raise_issue(self, issue_id: str, key: str, placeholders: dict[str, str]) -> None:
+        """A repair a person can act on (raised again: its text follows the new figures)."""
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=key,
+            translation_placeholders=placeholders,
+        )
 
     def _repeat_placeholders(self, repeated: Repeated) -> dict[str, str]:
         refs = self.exhaust if repeated.reason is Reason.SAFETY_EXHAUST else self.supply
