@@ -150,6 +150,8 @@ _RESULT_SIZE: Final = {
 _OBJECT_OVERHEAD: Final = 7  # object identifier and the list's opening/closing tags
 _APDU_OVERHEAD: Final = 4  # the APDU header
 _UNKNOWN_MAX_APDU: Final = 480  # assumed until the device tells (the MS/TP maximum)
+# What an answer that left out an object's present value reads as.
+_MISSING: Final = BacnetError("the device's answer has no present-value for the object")
 _NO_INFO: Final = DiscoveredDevice(0, "", None, _UNKNOWN_MAX_APDU, "no-segmentation", None)
 
 # bacpypes3's own identifier for sample applications. microdc has no ASHRAE vendor id; a
@@ -197,6 +199,15 @@ def _python(value: Any) -> PropertyValue:
     return str(value)
 
 
+def _decoded(value: Any) -> PropertyValue | BacnetError:
+    """``_python`` of a peer's value, or the error saying it could not be read (a status
+    flags bit string of two bits, say): a malformed value spoils one property, not the poll."""
+    try:
+        return _python(value)
+    except Exception as err:  # whatever bacpypes3 raises on a peer's data
+        return BacnetError(f"undecodable value: {err!r}")
+
+
 # Checked in order: StatusFlags is a list and Enumerated an int, so they come first; the
 # plain types strip bacpypes3's subclasses (Double, Unsigned, CharacterString...).
 _CONVERTERS: Final[tuple[tuple[type | tuple[type, ...], Callable[[Any], PropertyValue]], ...]] = (
@@ -220,7 +231,12 @@ def _present(object_id: ObjectId, value: PropertyValue) -> PresentValue:
         return None
     if object_id.is_binary:
         # A present value decodes to a BinaryPV name; a priority array slot to a bare 0/1.
-        return value in ("active", "1", 1, True)
+        # Anything else (a peer's REAL, a string, enumeration 7) stays as it came, so that
+        # the device layer sees it is not a binary value rather than read it as inactive.
+        if value in ("active", "1", 1, True) and not isinstance(value, float):
+            return True
+        if value in ("inactive", "0", 0, False) and not isinstance(value, float):
+            return False
     if isinstance(value, bool | int | float | str):
         return value
     return str(value)
@@ -734,8 +750,10 @@ class BacnetDeviceClient:
             # bacpypes3 failing to encode or decode: still a BacnetError for the glue.
             error = BacnetError(f"BACnet request to {self.address} failed: {err!r}")
         else:
-            self._answered()
-            return result
+            if not isinstance(result, ErrorRejectAbortNack):
+                self._answered()
+                return result
+            error = _error(result)  # bacpypes3 returns some of them rather than raise
         if isinstance(error, BacnetTimeoutError):
             self.available = False
         else:
@@ -763,7 +781,10 @@ class BacnetDeviceClient:
         if isinstance(value, str) and value.startswith("-no "):
             # bacpypes3 answers so when it has no decoder for the object type or property.
             raise BacnetError(f"cannot decode {prop} of {object_id}")
-        return _python(value)
+        decoded = _decoded(value)
+        if isinstance(decoded, BacnetError):
+            raise decoded
+        return decoded
 
     async def read_name(self) -> str | None:
         name = await self.read_property(ObjectId("device", self.instance), "object-name")
@@ -887,11 +908,18 @@ class BacnetDeviceClient:
                 self.rpm_supported = False
             # Also an RPM whose every object is unknown: let single reads say which.
             return await self._read_singly(batch)
+        if not isinstance(raw, list):
+            # bacpypes3 gives None for an answer that is not a ReadPropertyMultiple-ACK.
+            raise BacnetError(f"device {self.instance} answered RPM with {type(raw).__name__}")
         self.rpm_supported = True
         results: dict[tuple[ObjectId, str], PropertyValue | BacnetError] = {}
-        for raw_oid, raw_prop, _index, value in raw:
-            key = (_object_id(raw_oid), str(raw_prop))
-            results[key] = _error(value) if isinstance(value, ErrorType) else _python(value)
+        for row in raw:
+            try:
+                raw_oid, raw_prop, _index, value = row
+                key = (_object_id(raw_oid), str(raw_prop))
+            except TypeError, ValueError:
+                continue  # not a result row: what was asked for and missing says so below
+            results[key] = _error(value) if isinstance(value, ErrorType) else _decoded(value)
         return results
 
     async def _split(
@@ -963,7 +991,7 @@ class BacnetDeviceClient:
         values = await self.read_properties(requests)
         readings: dict[ObjectId, PointReading] = {}
         for oid, _props in requests:
-            present = values.get((oid, "present-value"))
+            present = values.get((oid, "present-value"), _MISSING)
             flags = values.get((oid, "status-flags"))
             readings[oid] = PointReading(
                 oid,
@@ -1016,14 +1044,14 @@ class BacnetDeviceClient:
         """
         if lifetime_s < 0:
             raise ValueError("lifetime_s must be 0 (indefinite) or positive")
+        reused: int | None = self._unconfirmed_process_ids.pop(object_id, None)
         subscription = CovSubscription(
             self,
             object_id,
             callback,
             lifetime_s=lifetime_s,
             confirmed=confirmed,
-            process_id=self._unconfirmed_process_ids.pop(object_id, None)
-            or self._network._next_process_id(),
+            process_id=self._network._next_process_id() if reused is None else reused,
         )
         self._network._register_subscription(subscription)
         try:
