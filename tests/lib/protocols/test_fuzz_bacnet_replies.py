@@ -234,6 +234,8 @@ class CraftedPeer(asyncio.DatagramProtocol):
 
     def __init__(self) -> None:
         self.crafted: Any = None
+        # Present values it always sends wrong (RPM and ReadProperty alike), by object.
+        self.wrong: dict[tuple[int, int], bytes] = {}
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -255,18 +257,20 @@ class CraftedPeer(asyncio.DatagramProtocol):
         assert self.transport is not None
         self.transport.sendto(b"\x81\x0a" + struct.pack(">H", len(npdu) + 4) + npdu, addr)
 
-    @staticmethod
-    def _good(invoke_id: int, service: int, apdu: bytes) -> bytes | None:
+    def _present(self, key: tuple[int, int]) -> bytes:
+        return self.wrong.get(key) or good_present_value(key)
+
+    def _good(self, invoke_id: int, service: int, apdu: bytes) -> bytes | None:
         if service == READ_PROPERTY_MULTIPLE:
             data = rpm_ack(
-                {key: (as_value(good_present_value(key)), as_value(GOOD_FLAGS)) for key in OBJECTS}
+                {key: (as_value(self._present(key)), as_value(GOOD_FLAGS)) for key in OBJECTS}
             )
             return complex_ack(invoke_id, service, data)
         if service == READ_PROPERTY:  # after an RPM error: [0] object, [1] property
             raw = struct.unpack(">I", apdu[5:9])[0]
             key = (raw >> 22, raw & 0x3FFFFF)
             prop = apdu[10]
-            value = good_present_value(key) if prop == PRESENT_VALUE else GOOD_FLAGS
+            value = self._present(key) if prop == PRESENT_VALUE else GOOD_FLAGS
             data = apdu[4:11] + opening(3) + value + closing(3)
             return complex_ack(invoke_id, service, data)
         return None
@@ -333,3 +337,40 @@ async def test_a_malformed_answer_is_an_error_and_the_next_answer_is_read(
     assert not [r for r in caplog.records if r.name.startswith("custom_components")]
     report = await bacnet.poll()
     assert {key: r.value for key, r in report.readings.items()} == GOOD
+
+
+@pytest.mark.parametrize(
+    ("key", "wrong"),
+    [
+        # What the fuzz found, kept as fixed cases: each read as a value before, or (a string,
+        # a REAL for a binary) failed the whole poll.
+        ((0, 1), tag(4, struct.pack(">f", math.nan))),
+        ((0, 1), tag(4, struct.pack(">f", -math.inf))),
+        ((0, 1), tag(7, b"\x00warm")),
+        ((3, 2), tag(4, struct.pack(">f", 1.0))),
+        ((3, 2), tag(9, b"\x07")),
+        ((19, 3), tag(2, b"\xff" * 40)),
+    ],
+)
+async def test_a_value_not_of_the_objects_kind_is_unusable_and_says_why(
+    device: tuple[CraftedPeer, BacnetDevice], key: tuple[int, int], wrong: bytes
+) -> None:
+    peer, bacnet = device
+    peer.wrong = {key: wrong}
+    unusable = OBJECTS[key].key
+    report = await bacnet.poll()
+    assert report.readings[unusable].value is None
+    assert report.readings[unusable].error
+    others = {k: r.value for k, r in report.readings.items() if k != unusable}
+    assert others == {k: v for k, v in GOOD.items() if k != unusable}
+
+
+async def test_an_answer_that_is_not_an_rpm_ack_is_read_again_singly(
+    device: tuple[CraftedPeer, BacnetDevice],
+) -> None:
+    """bacpypes3 returns None for a SimpleACK: a TypeError escaped the poll before."""
+    peer, bacnet = device
+    peer.crafted = lambda invoke_id, service: bytes([0x20, invoke_id, service])
+    before = bacnet.client.requests_sent
+    assert {k: r.value for k, r in (await bacnet.poll()).readings.items()} == GOOD
+    assert bacnet.client.requests_sent - before == 1 + 2 * len(OBJECTS)  # RPM, then singly

@@ -71,6 +71,7 @@ from bacpypes3.vendor import get_vendor_info  # type: ignore[import-untyped]
 from .bacnet_types import (
     BacnetAbortError,
     BacnetConfigError,
+    BacnetDecodeError,
     BacnetDeviceError,
     BacnetError,
     BacnetRejectError,
@@ -91,6 +92,7 @@ from .bacnet_types import (
 __all__ = [
     "BacnetAbortError",
     "BacnetConfigError",
+    "BacnetDecodeError",
     "BacnetDeviceClient",
     "BacnetDeviceError",
     "BacnetError",
@@ -205,7 +207,7 @@ def _decoded(value: Any) -> PropertyValue | BacnetError:
     try:
         return _python(value)
     except Exception as err:  # whatever bacpypes3 raises on a peer's data
-        return BacnetError(f"undecodable value: {err!r}")
+        return BacnetDecodeError(f"undecodable value: {err!r}")
 
 
 # Checked in order: StatusFlags is a list and Enumerated an int, so they come first; the
@@ -223,6 +225,21 @@ _CONVERTERS: Final[tuple[tuple[type | tuple[type, ...], Callable[[Any], Property
     (str, str),
     ((list, tuple), lambda v: tuple(_python(item) for item in v)),
 )
+
+
+def _rpm_results(raw: Any) -> dict[tuple[ObjectId, str], PropertyValue | BacnetError] | None:
+    """bacpypes3's ReadPropertyMultiple rows by (object, property); None if it is no list."""
+    if not isinstance(raw, list):
+        return None
+    results: dict[tuple[ObjectId, str], PropertyValue | BacnetError] = {}
+    for row in raw:
+        try:
+            raw_oid, raw_prop, _index, value = row
+            key = (_object_id(raw_oid), str(raw_prop))
+        except TypeError, ValueError:
+            continue  # not a result row: what was asked for and is missing says so later
+        results[key] = _error(value) if isinstance(value, ErrorType) else _decoded(value)
+    return results
 
 
 def _present(object_id: ObjectId, value: PropertyValue) -> PresentValue:
@@ -746,9 +763,11 @@ class BacnetDeviceClient:
             error = _error(err)
         except TimeoutError:
             error = BacnetTimeoutError(f"device {self.instance} at {self.address} did not answer")
+        except BacnetError:
+            raise  # ours, raised before anything was sent (the network is closed)
         except Exception as err:
-            # bacpypes3 failing to encode or decode: still a BacnetError for the glue.
-            error = BacnetError(f"BACnet request to {self.address} failed: {err!r}")
+            # bacpypes3 failing to decode a peer's answer: still a BacnetError for the glue.
+            error = BacnetDecodeError(f"BACnet request to {self.address} failed: {err!r}")
         else:
             if not isinstance(result, ErrorRejectAbortNack):
                 self._answered()
@@ -780,7 +799,7 @@ class BacnetDeviceClient:
         )
         if isinstance(value, str) and value.startswith("-no "):
             # bacpypes3 answers so when it has no decoder for the object type or property.
-            raise BacnetError(f"cannot decode {prop} of {object_id}")
+            raise BacnetDecodeError(f"cannot decode {prop} of {object_id}")
         decoded = _decoded(value)
         if isinstance(decoded, BacnetError):
             raise decoded
@@ -892,35 +911,42 @@ class BacnetDeviceClient:
                     self._address, list(parameters), vendor_info=_ASHRAE
                 )
             )
-        except BacnetRejectError as err:
-            if err.reason in _NO_RPM_REJECTS:
-                self.rpm_supported = False
-                return await self._read_singly(batch)
-            if err.reason in _TOO_BIG:
+        except BacnetError as err:
+            if self._splits(err):
                 return await self._split(batch)
-            raise
-        except BacnetAbortError as err:
-            if err.reason in _TOO_BIG:
-                return await self._split(batch)
-            raise
-        except BacnetDeviceError as err:
+            if isinstance(err, BacnetTimeoutError) or not self._reads_singly(err):
+                raise
+            return await self._read_singly(batch)
+        results = _rpm_results(raw)
+        if results is None:
+            # bacpypes3 gives None for an answer that is not a ReadPropertyMultiple-ACK.
+            _LOGGER.debug("device %s answered RPM with %s", self.instance, type(raw).__name__)
+            return await self._read_singly(batch)
+        self.rpm_supported = True
+        return results
+
+    @staticmethod
+    def _splits(err: BacnetError) -> bool:
+        """The answer would not fit: ask for half at a time."""
+        return isinstance(err, BacnetRejectError | BacnetAbortError) and err.reason in _TOO_BIG
+
+    def _reads_singly(self, err: BacnetError) -> bool:
+        """Whether a failed RPM is worth reading again property by property."""
+        if isinstance(err, BacnetRejectError):
+            if err.reason not in _NO_RPM_REJECTS:
+                return False
+            self.rpm_supported = False
+            return True
+        if isinstance(err, BacnetDeviceError):
             if err.error_code in _NO_RPM_ERRORS:
                 self.rpm_supported = False
-            # Also an RPM whose every object is unknown: let single reads say which.
-            return await self._read_singly(batch)
-        if not isinstance(raw, list):
-            # bacpypes3 gives None for an answer that is not a ReadPropertyMultiple-ACK.
-            raise BacnetError(f"device {self.instance} answered RPM with {type(raw).__name__}")
-        self.rpm_supported = True
-        results: dict[tuple[ObjectId, str], PropertyValue | BacnetError] = {}
-        for row in raw:
-            try:
-                raw_oid, raw_prop, _index, value = row
-                key = (_object_id(raw_oid), str(raw_prop))
-            except TypeError, ValueError:
-                continue  # not a result row: what was asked for and missing says so below
-            results[key] = _error(value) if isinstance(value, ErrorType) else _decoded(value)
-        return results
+            return True  # also an RPM whose every object is unknown: single reads say which
+        if isinstance(err, BacnetDecodeError):
+            # One object's value of the wrong type spoils the whole answer: read singly, so
+            # that only that property fails (and the device stays available).
+            _LOGGER.debug("RPM answer of device %s undecodable: %s", self.instance, err)
+            return True
+        return False
 
     async def _split(
         self, batch: list[tuple[ObjectId, tuple[str, ...]]]
