@@ -250,8 +250,9 @@ def soak(days: float) -> dict[str, Any]:
         f"soak: {days:g} simulated days, {data['faults']} faults, {data['restarts']} restarts "
         f"({seconds:.0f} s): memory {before['rss_mib']:.1f} -> {after['rss_mib']:.1f} MiB, "
         f"sockets {before['sockets']} -> {after['sockets']}, fds {before['fds']} -> "
-        f"{after['fds']}, asyncio tasks {before['tasks']} -> {after['tasks']}, loop timers "
-        f"(bacpypes3's included) {before['timers']} -> {after['timers']}; "
+        f"{after['fds']}, asyncio tasks {before['tasks']} -> {after['tasks']}, live loop timers "
+        f"(bacpypes3's included) {before['timers']} -> {after['timers']} (cancelled, not yet "
+        f"due: {before.get('cancelled_timers')} -> {after.get('cancelled_timers')}); "
         f"{'passed' if not failed else 'FAILED'}"
     )
     return {
