@@ -9,13 +9,15 @@ Runs, against real simulator processes over 127.0.0.1:
   simulator's ground truth, in % of the day's energy;
 * fuzzing: a million random register decodes (every data type, word order, scale, sentinel,
   range) with encode round trips, in this process; random and hostile profile YAML; the
-  Hypothesis fuzz tests (codec, profile loader, garbage Modbus frames) with more examples.
+  Hypothesis fuzz tests (codec, profile loader, garbage Modbus frames, malformed BACnet
+  replies, every field of the site, options and device forms) with more examples.
   An escape is an exception other than the documented ones (decode: none; the loader:
-  ProfileValidationError; the transport: ModbusError);
+  ProfileValidationError; the transports: ModbusError, BacnetError; the forms: a
+  translated error or Home Assistant's own refusal);
 * a soak: a simulated week of the demo site with random faults and restarts
   (tests/ha/test_soak.py): memory and open sockets before and after, tasks and timers.
 
-Bounded: each part has a time limit; the whole run takes about 8 minutes on 2 cores.
+Bounded: each part has a time limit; the whole run takes about 12 minutes on 2 cores.
 Usage: ``scripts/run python benchmarks/reliability.py [--quick]``.
 """
 
@@ -102,10 +104,20 @@ def restarts(examples: int, day_s: float) -> tuple[int, float]:
     worst_wh = max(
         (max(abs(r["heat_error_wh"]), abs(r["it_error_wh"])) for r in results), default=math.nan
     )
+    # Each meter change (a replaced meter, a counter that jumped) starts a new count whose
+    # fraction of a count is unknown: the heat error's bound is one count per counted span.
+    heat = max(results, key=lambda r: abs(r["heat_error_wh"]), default=None)
+    spans = ""
+    if heat is not None:
+        counted = 1 + heat["meter_changes"]
+        spans = (
+            f"; worst heat {heat['heat_error_wh']:+.1f} Wh over {counted} counted span(s), "
+            f"bound {10 * counted} Wh"
+        )
     print(
         f"restarts: {len(results)} simulated days of {day_s / 3600:g} h, {count} restarts and "
         f"reloads, worst error {worst:.4f} % of a day's energy, {worst_wh:.1f} Wh (heat and IT "
-        f"against ground truth; the heat meter counts 10 Wh); "
+        f"against ground truth; the heat meter counts 10 Wh){spans}; "
         f"{'all passed' if not failed else 'FAILED'} ({seconds:.0f} s)"
     )
     return count, worst if not failed else math.inf
@@ -193,24 +205,33 @@ def fuzz(decode_cases: int) -> tuple[int, int]:
     started = time.monotonic()
     decoded, decode_escapes = fuzz_decode(decode_cases)
     profiles, profile_escapes = fuzz_profiles(decode_cases // 100)
-    examples = 400
+    examples, frames, replies, forms = 400, 150, 200, 100
     _passed, failed, _ = pytest(
         [
             "tests/lib/test_fuzz_codec.py",
             "tests/lib/test_fuzz_profile.py",
             "tests/lib/protocols/test_fuzz_modbus_frames.py",
+            "tests/lib/protocols/test_fuzz_bacnet_replies.py",
+            "tests/ha/test_fuzz_flows.py",
         ],
-        {"MICRODC_FUZZ_EXAMPLES": str(examples), "MICRODC_FUZZ_FRAME_EXAMPLES": "150"},
-        300,
+        {
+            "MICRODC_FUZZ_EXAMPLES": str(examples),
+            "MICRODC_FUZZ_FRAME_EXAMPLES": str(frames),
+            "MICRODC_FUZZ_BACNET_EXAMPLES": str(replies),
+            "MICRODC_FUZZ_FLOW_EXAMPLES": str(forms),
+        },
+        600,
     )
-    hypothesis_cases = 4 * examples + 3 * examples + 150 + 8  # examples per fuzz test
+    # Examples per fuzz test: codec 4, loader 3 (and 8 fixed files), Modbus frames, BACnet
+    # replies, the four forms (site, options, Modbus device, BACnet device).
+    hypothesis_cases = 4 * examples + 3 * examples + 8 + frames + replies + 4 * forms
     total = decoded + profiles + hypothesis_cases
     escapes = decode_escapes + profile_escapes + failed
     print(
         f"fuzz: {decoded} decodes and round trips ({decode_escapes} escapes), {profiles} "
         f"random profile files ({profile_escapes}), ~{hypothesis_cases} Hypothesis cases over "
-        f"codec, loader and Modbus frames ({failed} failing tests); "
-        f"{time.monotonic() - started:.0f} s"
+        f"codec, loader, Modbus frames, {replies} BACnet replies and {4 * forms} form "
+        f"submissions ({failed} failing tests); {time.monotonic() - started:.0f} s"
     )
     return total, escapes
 
@@ -229,8 +250,9 @@ def soak(days: float) -> dict[str, Any]:
         f"soak: {days:g} simulated days, {data['faults']} faults, {data['restarts']} restarts "
         f"({seconds:.0f} s): memory {before['rss_mib']:.1f} -> {after['rss_mib']:.1f} MiB, "
         f"sockets {before['sockets']} -> {after['sockets']}, fds {before['fds']} -> "
-        f"{after['fds']}, asyncio tasks {before['tasks']} -> {after['tasks']}, loop timers "
-        f"(bacpypes3's included) {before['timers']} -> {after['timers']}; "
+        f"{after['fds']}, asyncio tasks {before['tasks']} -> {after['tasks']}, live loop timers "
+        f"(bacpypes3's included) {before['timers']} -> {after['timers']} (cancelled, not yet "
+        f"due: {before.get('cancelled_timers')} -> {after.get('cancelled_timers')}); "
         f"{'passed' if not failed else 'FAILED'}"
     )
     return {

@@ -8,16 +8,20 @@ time, fires Home Assistant's timers to the same instant and lets the polls that 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 from typing import Any
+from unittest.mock import patch
 
+from bacpypes3.appservice import SSM  # type: ignore[import-untyped]
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.const import STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
+from homeassistant.util.async_ import get_scheduled_timer_handles
 from pytest_homeassistant_custom_component.common import (
     MockConfigEntry,
     async_fire_time_changed,
@@ -49,6 +53,32 @@ PDU_RESOLUTION_WH = 1.0  # the demo PDU counts Wh
 # Short timeouts: a silent device is noticed within one poll, and a poll never outlasts the
 # interval. Reconnects back off from 50 ms (1 s by default) to keep outages short.
 MODBUS_TIMEOUT_S = 0.5
+
+
+def _is_request_timeout(handle: asyncio.TimerHandle) -> bool:
+    """A request's real-time timeout: asyncio.timeout's (microdc's own, pymodbus's) or a
+    bacpypes3 transaction's APDU timer."""
+    owner = getattr(handle._callback, "__self__", None)
+    return isinstance(owner, asyncio.Timeout | SSM)
+
+
+def jump_clock(hass: HomeAssistant, when: datetime) -> None:
+    """Run Home Assistant's timers due by ``when``, but not the timeouts of requests in flight.
+
+    async_fire_time_changed runs every loop timer due within the jump. A request already on
+    its way when the clock jumps (a poll that a COV notification asked for, a re-subscription
+    after an I-Am) would be timed out at once, with no answer missing; on a site it has its
+    real seconds to answer, and so it has here.
+    """
+
+    def clock_timers(loop: asyncio.AbstractEventLoop) -> list[asyncio.TimerHandle]:
+        return [h for h in get_scheduled_timer_handles(loop) if not _is_request_timeout(h)]
+
+    with patch(
+        "pytest_homeassistant_custom_component.common.get_scheduled_timer_handles",
+        clock_timers,
+    ):
+        async_fire_time_changed(hass, when)
 
 
 def _modbus(sim: SimulatorProcess, name: str) -> ConfigSubentryData:
@@ -144,7 +174,7 @@ class DemoSite:
         """
         await self.sim.async_advance(seconds)
         self.ahead += timedelta(seconds=seconds)
-        async_fire_time_changed(self.hass, self.start + self.ahead)
+        jump_clock(self.hass, self.start + self.ahead)
         if during is not None:
             await during()
         await self.hass.async_block_till_done(wait_background_tasks=True)

@@ -98,6 +98,18 @@ def same_command(slot: Any, written: Value) -> bool:
     return math.isclose(float(slot), float(written), rel_tol=1e-6, abs_tol=1e-6)
 
 
+def _finite(value: Any) -> float | None:
+    """An analog present value as a float; None for NaN, infinities, a peer's 300-digit
+    unsigned or anything not a number."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def state_options(obj: BacnetObjectConfig) -> tuple[str, ...]:
     """A multi-state object's states, in order (state 1 first)."""
     if obj.state_texts:
@@ -242,7 +254,13 @@ class BacnetDevice(Device):
             return Reading(None, points_flags, str(raw.error))
         if flags is not None and flags.fault:
             return Reading(None, points_flags, "the device flags the object in fault")
-        return Reading(self._value(raw.object_id, raw.present_value), points_flags)
+        value = self._value(raw.object_id, raw.present_value)
+        if value is None:
+            # No value, or one that is not of the object's kind (a string for an analog
+            # input, NaN, state 9 of 3): unavailable, and the reason kept for diagnostics.
+            shown = repr(raw.present_value)[:40]
+            return Reading(None, points_flags, f"no usable present value: {shown}")
+        return Reading(value, points_flags)
 
     def _value(self, object_id: ObjectId, value: Any) -> Value | None:
         obj = self._objects.get(self._keys.get(object_id, ""))
@@ -257,9 +275,7 @@ class BacnetDevice(Device):
             case "binary":
                 return value if isinstance(value, bool) else None
             case _:
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    return float(value)
-                return None
+                return _finite(value)
 
     def _readings(self, raw: Mapping[ObjectId, PointReading]) -> dict[str, Reading]:
         return {

@@ -82,6 +82,7 @@ from .bacnet_poll_codec import (
 from .bacnet_types import (
     BacnetAbortError,
     BacnetConfigError,
+    BacnetDecodeError,
     BacnetDeviceError,
     BacnetError,
     BacnetRejectError,
@@ -102,6 +103,7 @@ from .bacnet_types import (
 __all__ = [
     "BacnetAbortError",
     "BacnetConfigError",
+    "BacnetDecodeError",
     "BacnetDeviceClient",
     "BacnetDeviceError",
     "BacnetError",
@@ -161,6 +163,8 @@ _RESULT_SIZE: Final = {
 _OBJECT_OVERHEAD: Final = 7  # object identifier and the list's opening/closing tags
 _APDU_OVERHEAD: Final = 4  # the APDU header
 _UNKNOWN_MAX_APDU: Final = 480  # assumed until the device tells (the MS/TP maximum)
+# What an answer that left out an object's present value reads as.
+_MISSING: Final = BacnetError("the device's answer has no present-value for the object")
 _NO_INFO: Final = DiscoveredDevice(0, "", None, _UNKNOWN_MAX_APDU, "no-segmentation", None)
 
 # bacpypes3's own identifier for sample applications. microdc has no ASHRAE vendor id; a
@@ -208,6 +212,15 @@ def _python(value: Any) -> PropertyValue:
     return str(value)
 
 
+def _decoded(value: Any) -> PropertyValue | BacnetError:
+    """``_python`` of a peer's value, or the error saying it could not be read (a status
+    flags bit string of two bits, say): a malformed value spoils one property, not the poll."""
+    try:
+        return _python(value)
+    except Exception as err:  # whatever bacpypes3 raises on a peer's data
+        return BacnetDecodeError(f"undecodable value: {err!r}")
+
+
 # Checked in order: StatusFlags is a list and Enumerated an int, so they come first; the
 # plain types strip bacpypes3's subclasses (Double, Unsigned, CharacterString...).
 _CONVERTERS: Final[tuple[tuple[type | tuple[type, ...], Callable[[Any], PropertyValue]], ...]] = (
@@ -225,13 +238,33 @@ _CONVERTERS: Final[tuple[tuple[type | tuple[type, ...], Callable[[Any], Property
 )
 
 
+def _rpm_results(raw: Any) -> dict[tuple[ObjectId, str], PropertyValue | BacnetError] | None:
+    """bacpypes3's ReadPropertyMultiple rows by (object, property); None if it is no list."""
+    if not isinstance(raw, list):
+        return None
+    results: dict[tuple[ObjectId, str], PropertyValue | BacnetError] = {}
+    for row in raw:
+        try:
+            raw_oid, raw_prop, _index, value = row
+            key = (_object_id(raw_oid), str(raw_prop))
+        except TypeError, ValueError:
+            continue  # not a result row: what was asked for and is missing says so later
+        results[key] = _error(value) if isinstance(value, ErrorType) else _decoded(value)
+    return results
+
+
 def _present(object_id: ObjectId, value: PropertyValue) -> PresentValue:
     """A present value (or priority array slot) in the type its object's kind implies."""
     if value is None:
         return None
     if object_id.is_binary:
         # A present value decodes to a BinaryPV name; a priority array slot to a bare 0/1.
-        return value in ("active", "1", 1, True)
+        # Anything else (a peer's REAL, a string, enumeration 7) stays as it came, so that
+        # the device layer sees it is not a binary value rather than read it as inactive.
+        if value in ("active", "1", 1, True) and not isinstance(value, float):
+            return True
+        if value in ("inactive", "0", 0, False) and not isinstance(value, float):
+            return False
     if isinstance(value, bool | int | float | str):
         return value
     return str(value)
@@ -793,12 +826,16 @@ class BacnetDeviceClient:
             error = _error(err)
         except TimeoutError:
             error = BacnetTimeoutError(f"device {self.instance} at {self.address} did not answer")
+        except BacnetError:
+            raise  # ours, raised before anything was sent (the network is closed)
         except Exception as err:
-            # bacpypes3 failing to encode or decode: still a BacnetError for the glue.
-            error = BacnetError(f"BACnet request to {self.address} failed: {err!r}")
+            # bacpypes3 failing to decode a peer's answer: still a BacnetError for the glue.
+            error = BacnetDecodeError(f"BACnet request to {self.address} failed: {err!r}")
         else:
-            self._answered()
-            return result
+            if not isinstance(result, ErrorRejectAbortNack):
+                self._answered()
+                return result
+            error = _error(result)  # bacpypes3 returns some of them rather than raise
         if isinstance(error, BacnetTimeoutError):
             self.available = False
         else:
@@ -825,8 +862,11 @@ class BacnetDeviceClient:
         )
         if isinstance(value, str) and value.startswith("-no "):
             # bacpypes3 answers so when it has no decoder for the object type or property.
-            raise BacnetError(f"cannot decode {prop} of {object_id}")
-        return _python(value)
+            raise BacnetDecodeError(f"cannot decode {prop} of {object_id}")
+        decoded = _decoded(value)
+        if isinstance(decoded, BacnetError):
+            raise decoded
+        return decoded
 
     async def read_name(self) -> str | None:
         name = await self.read_property(ObjectId("device", self.instance), "object-name")
@@ -926,29 +966,24 @@ class BacnetDeviceClient:
             return await self._read_singly(batch)
         try:
             results = await self._read_multiple(batch)
-        except BacnetRejectError as err:
-            if err.reason in _NO_RPM_REJECTS:
-                self.rpm_supported = False
-                return await self._read_singly(batch)
-            if err.reason in _TOO_BIG:
+        except BacnetError as err:
+            if self._splits(err):
                 return await self._split(batch)
-            raise
-        except BacnetAbortError as err:
-            if err.reason in _TOO_BIG:
-                return await self._split(batch)
-            raise
-        except BacnetDeviceError as err:
-            if err.error_code in _NO_RPM_ERRORS:
-                self.rpm_supported = False
-            # Also an RPM whose every object is unknown: let single reads say which.
+            if isinstance(err, BacnetTimeoutError) or not self._reads_singly(err):
+                raise
+            return await self._read_singly(batch)
+        if results is None:
             return await self._read_singly(batch)
         self.rpm_supported = True
         return results
 
     async def _read_multiple(
         self, batch: list[tuple[ObjectId, tuple[str, ...]]]
-    ) -> dict[tuple[ObjectId, str], PropertyValue | BacnetError]:
-        """One ReadPropertyMultiple: the poll's decoded by hand, the rest by bacpypes3."""
+    ) -> dict[tuple[ObjectId, str], PropertyValue | BacnetError] | None:
+        """One ReadPropertyMultiple: the poll's decoded by hand, the rest by bacpypes3.
+
+        None: the answer was no ReadPropertyMultiple-ACK (read the batch singly).
+        """
         if self.hand_decoded_polls is not False and all(
             is_poll_request(oid.type, props) for oid, props in batch
         ):
@@ -964,10 +999,10 @@ class BacnetDeviceClient:
                 self._address, list(parameters), vendor_info=_ASHRAE
             )
         )
-        results: dict[tuple[ObjectId, str], PropertyValue | BacnetError] = {}
-        for raw_oid, raw_prop, _index, value in raw:
-            key = (_object_id(raw_oid), str(raw_prop))
-            results[key] = _error(value) if isinstance(value, ErrorType) else _python(value)
+        results = _rpm_results(raw)
+        if results is None:
+            # bacpypes3 gives None for an answer that is not a ReadPropertyMultiple-ACK.
+            _LOGGER.debug("device %s answered RPM with %s", self.instance, type(raw).__name__)
         return results
 
     async def _read_poll_batch(
@@ -981,7 +1016,8 @@ class BacnetDeviceClient:
         ack = await self._call(
             lambda: self._network.app.request_raw_ack(self._address, service_data)
         )
-        decoded = decode_ack(bytes(ack.pduData))
+        data = getattr(ack, "pduData", None)  # a SimpleACK to an RPM has none
+        decoded = decode_ack(bytes(data)) if isinstance(data, bytes | bytearray) else None
         asked = {(oid.type, oid.instance, prop) for oid, props in batch for prop in props}
         if decoded is None or {(t, i, p) for t, i, p, _ in decoded} != asked:
             # A device answering in another datatype or shape: bacpypes3 reads it from now on.
@@ -994,6 +1030,29 @@ class BacnetDeviceClient:
             oid = ObjectId(object_type, instance)
             results[oid, prop] = _polled(oid, value)
         return results
+
+    @staticmethod
+    def _splits(err: BacnetError) -> bool:
+        """The answer would not fit: ask for half at a time."""
+        return isinstance(err, BacnetRejectError | BacnetAbortError) and err.reason in _TOO_BIG
+
+    def _reads_singly(self, err: BacnetError) -> bool:
+        """Whether a failed RPM is worth reading again property by property."""
+        if isinstance(err, BacnetRejectError):
+            if err.reason not in _NO_RPM_REJECTS:
+                return False
+            self.rpm_supported = False
+            return True
+        if isinstance(err, BacnetDeviceError):
+            if err.error_code in _NO_RPM_ERRORS:
+                self.rpm_supported = False
+            return True  # also an RPM whose every object is unknown: single reads say which
+        if isinstance(err, BacnetDecodeError):
+            # One object's value of the wrong type spoils the whole answer: read singly, so
+            # that only that property fails (and the device stays available).
+            _LOGGER.debug("RPM answer of device %s undecodable: %s", self.instance, err)
+            return True
+        return False
 
     async def _split(
         self, batch: list[tuple[ObjectId, tuple[str, ...]]]
@@ -1064,7 +1123,7 @@ class BacnetDeviceClient:
         values = await self.read_properties(requests)
         readings: dict[ObjectId, PointReading] = {}
         for oid, _props in requests:
-            present = values.get((oid, "present-value"))
+            present = values.get((oid, "present-value"), _MISSING)
             flags = values.get((oid, "status-flags"))
             readings[oid] = PointReading(
                 oid,

@@ -33,6 +33,10 @@ class BacnetTimeoutError(BacnetError):
     """The device did not answer in time (after the configured retries)."""
 
 
+class BacnetDecodeError(BacnetError):
+    """The device answered with something that cannot be decoded (a wrong tag, a cut APDU)."""
+
+
 class BacnetRejectError(BacnetError):
     """The device rejected the request (BACnet Reject PDU); ``reason`` is the reject reason."""
 
