@@ -21,7 +21,9 @@ weather; for the shared loop, everything it took (the simulator's shared loop ta
 within the mall's heating demand, 300 W/K x max(0, 15 °C - outdoor), so none of it is
 surplus). Overheated minutes: a space above its wanted temperature + 1 K, at each step. Max
 exhaust: the rack's exhaust at each step. Routing changes: changes of the router's shares
-(microdc_heat_routed events) after the policy's first request.
+(microdc_heat_routed events) after the policy's first request (the first one included: the
+router's dwell holds the start's routing for 10 minutes), and how many of them were safety
+trips.
 
 Usage: ``scripts/run python benchmarks/heat_policy.py [--step 120]``. The last line reads
 ``displaced heating: blueprint X kWh, best fixed Y kWh (policy); overheated space minutes: N;
@@ -81,6 +83,7 @@ class Run:
     overheated_min: dict[str, float] = field(default_factory=lambda: dict.fromkeys(SPACES, 0.0))
     max_exhaust_c: float = 0.0
     changes: int = 0
+    trips: int = 0
     seconds: float = 0.0
 
     def kwh(self, key: str) -> float:
@@ -145,8 +148,13 @@ async def one_day(outdoor: str, policy: str, step: float, hours: float = 24.0) -
 
                     await day.advance(hours * 3600.0, step=step, each=note)
                     run.ledgers = dict((await sim.async_state())["ledgers"])
-                    run.changes = sum(
-                        1 for e in day.routed[placed:] if _shares(e) != _shares_old(e)
+                    after = day.routed[placed:]
+                    run.changes = sum(1 for e in after if _shares(e) != _shares_old(e))
+                    run.trips = sum(
+                        1
+                        for before, e in zip([None, *after], after, strict=False)
+                        if e.data["reason"].startswith("safety")
+                        and (before is None or not before.data["reason"].startswith("safety"))
                     )
                 finally:
                     await day.remove_automations()
@@ -173,7 +181,8 @@ def table(outdoor: str, runs: dict[str, Run]) -> list[str]:
     baseline = runs["reject"]
     head = (
         f"{outdoor} day | recovered kWh | reused kWh (share) | displaced kWh: stockroom, "
-        "tenant A, tenant B, shared loop = total | overheated min | max exhaust C | changes"
+        "tenant A, tenant B, shared loop = total | overheated min | max exhaust C | changes "
+        "(safety trips)"
     )
     lines = [head, "-" * len(head)]
     for policy, run in runs.items():
@@ -183,7 +192,8 @@ def table(outdoor: str, runs: dict[str, Run]) -> list[str]:
             f"{POLICIES[policy]:<22} | {run.recovered:6.1f} | {run.reused:6.1f} ({share:4.0%}) | "
             f"{d['stockroom']:5.1f}, {d['tenant_a']:5.1f}, {d['tenant_b']:5.1f}, "
             f"{d['shared_loop']:5.1f} = {sum(d.values()):5.1f} | "
-            f"{sum(run.overheated_min.values()):4.0f} | {run.max_exhaust_c:5.1f} | {run.changes}"
+            f"{sum(run.overheated_min.values()):4.0f} | {run.max_exhaust_c:5.1f} | {run.changes} "
+            f"({run.trips})"
         )
     return lines
 

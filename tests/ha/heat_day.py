@@ -324,7 +324,11 @@ def divert_inputs(day: HeatDay, **overrides: Any) -> dict[str, Any]:
 def tenant_inputs(day: HeatDay, **overrides: Any) -> dict[str, Any]:
     """The tenant-sharing blueprint's inputs: tenants A and B by their occupancy, fair share,
     spare heat to the shared loop."""
-    inputs: dict[str, Any] = {"site": ENTRY_ID, "policy": "fair", "spare_destination": "Shared loop"}
+    inputs: dict[str, Any] = {
+        "site": ENTRY_ID,
+        "policy": "fair",
+        "spare_destination": "Shared loop",
+    }
     for n, space in enumerate(("tenant_a", "tenant_b"), start=1):
         inputs |= {
             f"destination_{n}": DESTINATIONS[space][0],

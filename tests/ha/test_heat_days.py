@@ -16,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_STARTED
-from homeassistant.core import CoreState, HomeAssistant, ServiceCall, callback
+from homeassistant.core import CoreState, HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.common import async_mock_service
 
-from custom_components.microdc.const import DOMAIN
 from tests.ha.heat_day import (
     DIVERT,
+    POLL_S,
+    SAFETY,
     SAFETY_ALERT,
     TENANTS,
     HeatDay,
@@ -36,6 +38,7 @@ from tests.simulator_process import SimulatorProcess
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 HOUR = 3600.0
+WEATHER_SERVICE = "sensor.weather_service"
 
 
 @pytest.fixture
@@ -162,9 +165,9 @@ async def test_a_person_s_choice_holds_until_released(
 
 async def test_a_restart_mid_day_resumes(hass: HomeAssistant, heat_day: Callable[..., Any]) -> None:
     """Home Assistant stops at 08:30 (tenant A heated) and is down for an hour, in which
-    tenant A (and the stockroom) warm past their wanted temperature: microdc relinquished on the way down (the
-    dry cooler's default takes the heat); on start-up the blueprint re-evaluates at once and
-    tenant B, not the stored tenant A, gets the heat."""
+    tenant A and the stockroom warm past their wanted temperatures: microdc relinquished on
+    the way down (the dry cooler's default takes the heat); on start-up the blueprint
+    re-evaluates at once and tenant B, not the stored tenant A, gets the heat."""
     day: HeatDay = await heat_day("winter")
     await day.automations_from((DIVERT, divert_inputs(day)))
     await day.advance(1.5 * HOUR)
@@ -186,12 +189,12 @@ async def test_a_restart_mid_day_resumes(hass: HomeAssistant, heat_day: Callable
     commands = await _commands(day)
     assert commands["tenant_b"] == 50, commands
     assert commands["tenant_a"] == 0
-    assert commands["shared_loop"] == 50, (routing.state, routing.attributes["blocked"], routing.attributes["destinations"])
+    assert commands["shared_loop"] == 50
 
 
 def _weather(outdoor: str) -> dict[str, Any]:
-    """A weather service stand-in: its temperature is the site's outdoor sensor; the
-    input_boolean weather_up is its availability."""
+    """A weather service stand-in: its temperature is the site's outdoor sensor; it is
+    available while sensor.weather_service is online."""
     return {
         "template": [
             {
@@ -202,7 +205,7 @@ def _weather(outdoor: str) -> dict[str, Any]:
                         "temperature": f"{{{{ states('{outdoor}') | float(0) }}}}",
                         "temperature_unit": "°C",
                         "humidity": "60",
-                        "availability": "{{ is_state('input_boolean.weather_up', 'on') }}",
+                        "availability": "{{ is_state('sensor.weather_service', 'online') }}",
                     }
                 ]
             }
@@ -212,7 +215,11 @@ def _weather(outdoor: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("fallback", "while_unavailable"),
-    [("keep", {"dry_cooler": 100}), ("heating", {"tenant_a": 50, "shared_loop": 50})],
+    # Heating season: a space below its wanted temperature gets heat, the shared loop beside it.
+    [
+        ("keep", {"dry_cooler": 100, "shared_loop": 0}),
+        ("heating", {"dry_cooler": 0, "shared_loop": 50}),
+    ],
 )
 async def test_an_unavailable_weather_source_takes_the_fallback(
     hass: HomeAssistant,
@@ -225,9 +232,7 @@ async def test_an_unavailable_weather_source_takes_the_fallback(
     becomes the heating season ("heating"); back, cold: heating season."""
     day: HeatDay = await heat_day("spring")
     await day.sim.async_request("POST", "/outdoor", {"day": "spring", "offset_k": 10})
-    assert await async_setup_component(
-        hass, "input_boolean", {"input_boolean": {"weather_up": {"initial": True}}}
-    )
+    hass.states.async_set(WEATHER_SERVICE, "online")
     assert await async_setup_component(hass, "template", _weather(day.outdoor))
     await hass.async_block_till_done()
     inputs = divert_inputs(
@@ -235,23 +240,21 @@ async def test_an_unavailable_weather_source_takes_the_fallback(
     )
     await day.automations_from((DIVERT, inputs))
     await day.advance(1.5 * HOUR)
-    assert (await _commands(day))["dry_cooler"] == 100  # 17 °C at 08:30: summer
+    assert (await _commands(day))["dry_cooler"] == 100  # 20 °C at 08:30: summer
     assert day.state("input_boolean.summer").state == "on"
 
-    await hass.services.async_call(
-        "input_boolean", "turn_off", {"entity_id": "input_boolean.weather_up"}, blocking=True
-    )
+    hass.states.async_set(WEATHER_SERVICE, "offline")
     await day.sim.async_request("POST", "/outdoor", {"day": "winter"})
     await day.advance(HOUR)
     commands = await _commands(day)
     assert {v: commands[v] for v in while_unavailable} == while_unavailable
     assert day.state("input_boolean.summer").state == "on"  # only a real temperature writes it
 
-    await hass.services.async_call(
-        "input_boolean", "turn_on", {"entity_id": "input_boolean.weather_up"}, blocking=True
-    )
+    hass.states.async_set(WEATHER_SERVICE, "online")
     await day.advance(HOUR)
-    assert (await _commands(day))["tenant_a"] == 50
+    commands = await _commands(day)
+    assert commands["dry_cooler"] == 0
+    assert commands["shared_loop"] in (50, 100)
     assert day.state("input_boolean.summer").state == "off"
 
 
@@ -274,3 +277,94 @@ async def test_summer_sends_heat_to_its_destination(
     assert commands[valve] == 100
     assert sum(commands.values()) == 100
     assert day.state("input_boolean.summer").state == "on"
+
+
+async def test_a_safety_trip_wins_and_the_alert_tells(
+    hass: HomeAssistant, heat_day: Callable[..., Any]
+) -> None:
+    """The blueprint keeps asking for the stockroom (no occupancy given, wanted 30 °C); the
+    stockroom reaches its limit (26 °C): safety holds its valve closed at priority 5 and its
+    share goes to reject; the safety alert's actions run with the trip, and again when it
+    clears (the stockroom cooled, the hold passed) and the blueprint's routing is back."""
+    day: HeatDay = await heat_day("winter")
+    notes = async_mock_service(hass, "notify", "facility")
+
+    def notify(kind: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "action": "notify.facility",
+                "data": {
+                    "title": kind,
+                    "message": "{{ message }}",
+                    "data": {"event": "{{ event }}"},
+                },
+            }
+        ]
+
+    alert = {
+        "safety_sensor": day.site_entity("binary_sensor", "heat_safety"),
+        "routing_sensor": day.site_entity("sensor", "heat_routing"),
+        "trip_actions": notify("trip"),
+        "override_actions": notify("override"),
+        "clear_actions": notify("clear"),
+    }
+    divert = divert_inputs(day, occupancy_1=[], wanted_1=30)
+    await day.automations_from((DIVERT, divert), (SAFETY_ALERT, alert))
+    await day.advance(1200)
+    assert (await _commands(day)) == {**SPARE, "stockroom": 50, "shared_loop": 50}
+    assert notes == []
+
+    await day.sim.async_request("POST", "/spaces", {"space": "stockroom", "temperature_c": 26.5})
+    await day.advance(POLL_S)
+    valves = await day.valves()
+    assert valves["stockroom"]["command_pct"] == 0
+    assert valves["stockroom"]["bacnet"]["priority_array"][SAFETY - 1] == 0
+    assert valves["dry_cooler"]["command_pct"] == 50  # the stockroom's share
+    assert valves["shared_loop"]["command_pct"] == 50
+    assert day.state(alert["safety_sensor"]).state == "on"
+    # Only the trip: microdc's own safety write is no override.
+    assert [(n.data["title"], n.data["data"]["event"]) for n in notes] == [("trip", "tripped")]
+    assert notes[0].data["message"] == (
+        "Heat safety tripped (safety_space (stockroom)): the heat goes to reject."
+    )
+
+    # Still asked for (every 5 minutes), still held closed.
+    await day.advance(1200)
+    assert (await _commands(day))["stockroom"] == 0
+    await day.sim.async_request("POST", "/spaces", {"space": "stockroom", "temperature_c": 20.0})
+    await day.advance(1200)  # the hold (5 min), then the dwell from the trip (10 min)
+    assert (await _commands(day)) == {**SPARE, "stockroom": 50, "shared_loop": 50}
+    assert [(n.data["title"], n.data["data"]["event"]) for n in notes] == [
+        ("trip", "tripped"),
+        ("clear", "cleared"),
+    ]
+
+
+async def test_tenants_share_by_demand(hass: HomeAssistant, heat_day: Callable[..., Any]) -> None:
+    """The tenant-sharing blueprint, fair share: closed, the shared loop; open at 08:00,
+    tenant A (3 K below) and tenant B (about 1 K below) share in proportion; tenant A warm:
+    all to tenant B; the heat shows in tenant B's kWh sensor for billing."""
+    day: HeatDay = await heat_day("winter")
+    await day.automations_from((TENANTS, tenant_inputs(day)))
+    await day.advance(0.75 * HOUR)
+    assert await _commands(day) == SPARE
+    await day.sim.async_request("POST", "/spaces", {"space": "tenant_b", "temperature_c": 19.5})
+    await day.advance(0.5 * HOUR)  # 08:15
+    commands = await _commands(day)
+    below = {
+        t: wanted - float(day.state(day.space_temperature(t)).state)
+        for t, wanted in (("tenant_a", 21.0), ("tenant_b", 20.5))
+    }
+    assert commands["tenant_a"] + commands["tenant_b"] == 100
+    share_a = below["tenant_a"] / (below["tenant_a"] + below["tenant_b"])
+    assert abs(commands["tenant_a"] / 100 - share_a) < 0.1, (commands, below)
+    assert commands["tenant_a"] > commands["tenant_b"] > 0
+
+    billed = day.entity("sensor", f"{day.entry.entry_id}_destination_heat_tenant_b")
+    before = float(day.state(billed).state)
+    await day.sim.async_request("POST", "/spaces", {"space": "tenant_a", "temperature_c": 21.5})
+    await day.advance(0.5 * HOUR)
+    commands = await _commands(day)
+    assert commands["tenant_a"] == 0
+    assert commands["tenant_b"] == 100
+    assert float(day.state(billed).state) > before
