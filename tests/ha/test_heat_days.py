@@ -342,8 +342,9 @@ async def test_a_safety_trip_wins_and_the_alert_tells(
 
 async def test_tenants_share_by_demand(hass: HomeAssistant, heat_day: Callable[..., Any]) -> None:
     """The tenant-sharing blueprint, fair share: closed, the shared loop; open at 08:00,
-    tenant A (3 K below) and tenant B (about 1 K below) share in proportion; tenant A warm:
-    all to tenant B; the heat shows in tenant B's kWh sensor for billing."""
+    tenant A (3 K below) and tenant B (about 1 K below) share half in proportion, the shared
+    loop has the other half; tenant A warm: tenant B and the shared loop; the heat shows in
+    tenant B's kWh sensor for billing."""
     day: HeatDay = await heat_day("winter")
     await day.automations_from((TENANTS, tenant_inputs(day)))
     await day.advance(0.75 * HOUR)
@@ -355,9 +356,10 @@ async def test_tenants_share_by_demand(hass: HomeAssistant, heat_day: Callable[.
         t: wanted - float(day.state(day.space_temperature(t)).state)
         for t, wanted in (("tenant_a", 21.0), ("tenant_b", 20.5))
     }
-    assert commands["tenant_a"] + commands["tenant_b"] == 100
+    assert commands["shared_loop"] == 50  # beside the tenants, as much as both together
+    assert commands["tenant_a"] + commands["tenant_b"] == 50
     share_a = below["tenant_a"] / (below["tenant_a"] + below["tenant_b"])
-    assert abs(commands["tenant_a"] / 100 - share_a) < 0.1, (commands, below)
+    assert abs(commands["tenant_a"] / 50 - share_a) < 0.1, (commands, below)
     assert commands["tenant_a"] > commands["tenant_b"] > 0
 
     billed = day.entity("sensor", f"{day.entry.entry_id}_destination_heat_tenant_b")
@@ -366,5 +368,5 @@ async def test_tenants_share_by_demand(hass: HomeAssistant, heat_day: Callable[.
     await day.advance(0.5 * HOUR)
     commands = await _commands(day)
     assert commands["tenant_a"] == 0
-    assert commands["tenant_b"] == 100
+    assert commands["tenant_b"] == commands["shared_loop"] == 50
     assert float(day.state(billed).state) > before
