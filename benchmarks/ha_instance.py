@@ -69,6 +69,15 @@ def free_tcp_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def suggested(form: dict[str, Any]) -> dict[str, Any]:
+    """A form's suggested values, as a person accepting the proposed names submits them."""
+    return {
+        field["name"]: field["description"]["suggested_value"]
+        for field in form["data_schema"]
+        if "suggested_value" in (field.get("description") or {})
+    }
+
+
 class FlowError(RuntimeError):
     """A config flow ended other than in a created entry."""
 

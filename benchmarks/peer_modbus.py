@@ -40,6 +40,7 @@ from benchmarks.ha_instance import (
     BASE_CONFIGURATION,
     HomeAssistantProcess,
     core_modbus_requirements,
+    suggested,
 )
 from custom_components.microdc.lib.profile import (
     BUILTIN_PROFILES_DIR,
@@ -133,7 +134,7 @@ async def add_microdc_site(
         await ha.flow(
             "/api/config/config_entries/subentries/flow",
             [entry_id, "modbus_device"],
-            {"user": answer},
+            {"user": answer, "name": suggested},
         )
     return entry_id
 

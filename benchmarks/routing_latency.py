@@ -10,7 +10,10 @@ apart so no poll is involved) and two heat destinations, the stockroom and tenan
   stockroom when the outdoor temperature entity changes; the run releases every request, waits
   for the stockroom's slot to empty, then moves the simulator's time until OUTDOOR-T notifies.
   The clock starts when the notification's value reaches the entity (its state_changed event);
-  time advances in 10-minute steps, since the simulator serves no request while it advances.
+  time advances in 1-minute steps: the simulator serves no request while it advances, and the
+  run cannot know that a notification is on its way before it asks for the next step, so a
+  write can wait for the whole step's physics (about 120 ms for a 10-minute step on this
+  machine, which the first runs of this benchmark measured as routing latency).
 
 Usage: ``scripts/run python benchmarks/routing_latency.py [--runs 100]``.
 The last line reads ``routing latency p99: X ms (action), Y ms (COV)``.
@@ -49,6 +52,7 @@ VALVES = {"stockroom": ObjectId("analog-output", 1), "tenant_a": ObjectId("analo
 OUTDOOR = "analog-input,4"
 SLOT = 12 - 1
 DEADLINE_S = 10.0
+STEP_S, STEPS = 60, 480  # up to 8 simulated hours for one notification
 
 
 def _destination(name: str) -> dict[str, Any]:
@@ -161,8 +165,8 @@ async def _cov_runs(
         remove = hass.bus.async_listen("state_changed", _changed)
         # OUTDOOR-T notifies every 0.5 K it moves; short steps, so that the simulator (busy
         # while it advances) takes the write soon after the notification.
-        for _ in range(48):
-            await sim.async_advance(600)
+        for _ in range(STEPS):
+            await sim.async_advance(STEP_S)
             if changed:
                 break
         try:

@@ -20,7 +20,10 @@ COV change -> entity state latency: a COV object's value is changed through the 
 control API and the time until Home Assistant writes the new state is taken from the probe's
 ``microdc_bench/watch`` subscription (the same monotonic clock on both sides).
 
-Usage: ``scripts/run python benchmarks/scale.py [--polls 9] [--baseline 30] [--cov-samples 100]``.
+Usage: ``scripts/run python benchmarks/scale.py [--polls 9] [--baseline 30] [--cov-samples 100]
+[--profile FILE]``. ``--profile`` runs cProfile on Home Assistant's event loop over the loaded
+window, writes its statistics to FILE and prints the functions that cost most; the figures of
+such a run include the profiler's own overhead, so compare profiled runs only with each other.
 The last line reads
 ``microdc share: X % of one core; longest loop stall: Y ms; COV p99: Z ms; memory growth: W MiB``.
 """
@@ -31,6 +34,7 @@ import argparse
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+import pstats
 import sys
 import time
 from typing import Any
@@ -39,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import aiohttp
 
-from benchmarks.ha_instance import HomeAssistantProcess, cpu_seconds, rss_mib
+from benchmarks.ha_instance import HomeAssistantProcess, cpu_seconds, rss_mib, suggested
 from benchmarks.plant_room import PROFILE_ID, PlantRoom, write_plant_room
 from custom_components.microdc.lib.devices.bacnet_config import device_unique_id, object_key
 from custom_components.microdc.lib.profile import load_profile_file
@@ -148,6 +152,7 @@ async def add_site(ha: HomeAssistantProcess, sim: SimulatorProcess, room: PlantR
             "filter": lambda form: {**_defaults(form), "name_filter": ""},
             "objects": _all_objects,
             "roles": {},
+            "names": suggested,
         }
         await ha.flow(subentries, [entry_id, "bacnet_device"], answers)
         print(f"  added BACnet device {controller['device_instance']}", flush=True)
@@ -161,7 +166,7 @@ async def add_site(ha: HomeAssistantProcess, sim: SimulatorProcess, room: PlantR
             "profile": PROFILE_ID,
             "polling": {"scan_interval": SCAN_INTERVAL_S, "timeout": 3, "max_gap": 16},
         }
-        await ha.flow(subentries, [entry_id, "modbus_device"], {"user": answer})
+        await ha.flow(subentries, [entry_id, "modbus_device"], {"user": answer, "name": suggested})
         print(f"  added Modbus unit {unit} of gateway {gateway_index + 1}", flush=True)
     return entry_id
 
@@ -252,7 +257,7 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(polls: int, baseline_s: float, cov_samples: int) -> None:
+async def run(polls: int, baseline_s: float, cov_samples: int, profile_to: Path | None) -> None:
     ha = await HomeAssistantProcess.start()
     sim: SimulatorProcess | None = None
     try:
@@ -268,7 +273,11 @@ async def run(polls: int, baseline_s: float, cov_samples: int) -> None:
         devices = len(room.modbus_devices) + len(room.bacnet_devices)
         reload_s = await wait_loaded(ha, entry_id, devices)
         await asyncio.sleep(SETTLE_POLLS * SCAN_INTERVAL_S)
+        if profile_to is not None:
+            await ha.command({"type": "microdc_bench/profile"})
         loaded = await measure(ha, sim, polls * SCAN_INTERVAL_S)
+        if profile_to is not None:
+            await ha.command({"type": "microdc_bench/profile", "stats_file": str(profile_to)})
         targets = await cov_entities(ha, entry_id, room)
         latencies = await cov_latencies(ha, sim, targets, cov_samples)
         rss_after_cov = rss_mib(ha.ps)
@@ -296,6 +305,16 @@ async def run(polls: int, baseline_s: float, cov_samples: int) -> None:
         rss_after_cov=rss_after_cov,
         errors=errors,
     )
+    if profile_to is not None:
+        print_profile(profile_to)
+
+
+def print_profile(stats_file: Path, rows: int = 40) -> None:
+    """The loaded window's costliest functions, by their own time and with what they call."""
+    stats = pstats.Stats(str(stats_file))
+    for order in ("tottime", "cumulative"):
+        print(f"Profile of the loaded window by {order} (written to {stats_file.name}):")
+        stats.sort_stats(order).print_stats(rows)
 
 
 def report(
@@ -384,8 +403,10 @@ def main() -> None:
     parser.add_argument("--polls", type=int, default=9)
     parser.add_argument("--baseline", type=float, default=30.0)
     parser.add_argument("--cov-samples", type=int, default=100)
+    parser.add_argument("--profile", type=Path, default=None, metavar="FILE")
     args = parser.parse_args()
-    asyncio.run(run(args.polls, args.baseline, args.cov_samples))
+    profile_to = args.profile.resolve() if args.profile else None
+    asyncio.run(run(args.polls, args.baseline, args.cov_samples, profile_to))
 
 
 if __name__ == "__main__":

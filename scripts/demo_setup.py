@@ -6,9 +6,16 @@
 What a person would click, in order: onboarding (a local user, core config, analytics,
 integrations), the microdc site, its devices (the simulator's four Modbus units and its BACnet
 controller with the objects' roles), the heat destinations with their valves, the energy
-dashboard, an example automation per blueprint and the microdc dashboard
+dashboard, an example automation per blueprint with the demo's entities (and the toggle helper
+the divert blueprint keeps the season in) and the microdc dashboard
 (``dashboards/microdc.yaml``). It writes no Home Assistant file: every change goes through the
 REST and websocket APIs, as the frontend's would.
+
+Heat is routed as on a site of the user's own: the "Heat destination" select stays on automatic
+and the example automation of the divert blueprint asks the heat router (``microdc.divert_heat``
+under its own name), so the select, an action or safety can take over and give back. The demo
+places no request of its own: an action's request outranks every automation's and would hold
+until released.
 
 It is idempotent, and it keeps what the user changed. Each step is looked up first through the
 APIs (the flows' own duplicate checks, the lists of entries, automations, dashboards) and done
@@ -64,6 +71,8 @@ BACNET_ROLES: dict[str, str] = {
     "TENANT-A-T": "space_temperature",
     "TENANT-B-T": "space_temperature",
     "STOCKROOM-OCC": "occupancy",
+    "TENANT-A-OCC": "occupancy",
+    "TENANT-B-OCC": "occupancy",
     "VLV-STOCKROOM": "valve_position",
     "VLV-TENANT-A": "valve_position",
     "VLV-TENANT-B": "valve_position",
@@ -83,6 +92,8 @@ BACNET_NAMES: dict[str, str] = {
     "TENANT-A-T": "Tenant A temperature",
     "TENANT-B-T": "Tenant B temperature",
     "STOCKROOM-OCC": "Stockroom occupancy",
+    "TENANT-A-OCC": "Tenant A occupancy",
+    "TENANT-B-OCC": "Tenant B occupancy",
     "VLV-STOCKROOM": "Stockroom valve",
     "VLV-TENANT-A": "Tenant A valve",
     "VLV-TENANT-B": "Tenant B valve",
@@ -98,11 +109,18 @@ DESTINATIONS = (
     ("Shared loop", "shared_loop", "VLV-SHARED-LOOP"),
 )
 
-# The valves the demo sets once: tenant A takes the loop's heat, the dry cooler none.
-SEND_HEAT = (
-    ("number.hvac_controller_tenant_a_valve", 100),
-    ("number.hvac_controller_dry_cooler_valve", 0),
-)
+# The heat blueprints' example automations route heat through the router: the demo neither
+# writes a valve (the router owns the destinations' valves) nor asks microdc.divert_heat itself
+# (an action's request would outrank the automation's until released). The tenants' example is
+# made switched off: two automations asking for one site's heat would take turns.
+SUMMER_HELPER = "Demo site summer"
+# The blueprints' default source names (their requests' names at the router).
+DIVERT_SOURCE = "Divert heat by occupancy and weather"
+SHARE_SOURCE = "Share heat between tenants"
+
+
+# An example's blueprint inputs, None where what it needs is missing (it says what).
+type Inputs = Callable[[], Awaitable[dict[str, Any] | None]]
 
 
 def say(message: str) -> None:
@@ -633,53 +651,253 @@ class DemoSetup:
             return False  # "No prefs" until the first save
         return True
 
+    # --- the blueprints' example automations ---
+
     async def automations(self) -> None:
+        """One example automation per microdc blueprint, with the demo's own entities."""
         blueprints = await self.client.ws("blueprint/list", domain="automation")
-        examples = {
+        examples: dict[str, tuple[str, str, Inputs, str]] = {
             "microdc/ups_power_events.yaml": (
                 "microdc_demo_ups_power_events",
                 "UPS on battery: notify",
-                {
-                    "on_battery_sensor": "binary_sensor.ups_on_battery",
-                    "low_battery_sensor": "binary_sensor.ups_low_battery",
-                    "on_battery_actions": [
-                        {
-                            "action": "persistent_notification.create",
-                            "data": {"title": "UPS", "message": "The rack's UPS is on battery."},
-                        }
-                    ],
-                    "power_back_actions": [
-                        {
-                            "action": "persistent_notification.create",
-                            "data": {"title": "UPS", "message": "Mains power is back."},
-                        }
-                    ],
-                },
-            )
+                self._ups_inputs,
+                "",
+            ),
+            "microdc/divert_heat_by_occupancy_and_weather.yaml": (
+                "microdc_demo_divert_heat",
+                "Heat the tenants and the stockroom by occupancy and weather",
+                self._divert_inputs,
+                "It routes the demo's heat while the Heat destination select is on automatic.",
+            ),
+            "microdc/share_heat_between_tenants.yaml": (
+                "microdc_demo_share_heat",
+                "Share heat between tenant A and tenant B",
+                self._share_inputs,
+                "Switched off: two automations that ask for one site's heat take turns; turn the "
+                "other heat automation off before turning this one on.",
+            ),
+            "microdc/heat_safety_alert.yaml": (
+                "microdc_demo_heat_safety_alert",
+                "Heat safety: notify",
+                self._safety_inputs,
+                "",
+            ),
         }
         for path in sorted(p for p in blueprints if p.startswith("microdc/")):
             if path not in examples:
                 say(f"microdc demo: no example automation for the blueprint {path}")
                 continue
-            automation_id, alias, inputs = examples[path]
+            automation_id, alias, make_inputs, note = examples[path]
             step = f"automation:{automation_id}"
             if step in self.record:
                 continue
             existing = await self.client.request(
                 "GET", f"/api/config/automation/config/{automation_id}", ok=(200, 404)
             )
-            if existing is None or "message" in existing:
-                await self.client.request(
-                    "POST",
-                    f"/api/config/automation/config/{automation_id}",
-                    {
-                        "alias": alias,
-                        "description": f"Example of the blueprint {path}, made by the demo.",
-                        "use_blueprint": {"path": path, "input": inputs},
-                    },
-                )
-                self.created.append(f"automation {alias}")
+            if existing is not None and "message" not in existing:
+                self.record.mark(step, "existed")
+                continue
+            inputs = await make_inputs()
+            if inputs is None:
+                continue  # what it needs is missing; it said what
+            description = f"Example of the blueprint {path}, made by the demo. {note}"
+            await self.client.request(
+                "POST",
+                f"/api/config/automation/config/{automation_id}",
+                {
+                    "alias": alias,
+                    "description": description.strip(),
+                    "use_blueprint": {"path": path, "input": inputs},
+                },
+            )
+            if automation_id == "microdc_demo_share_heat":
+                await self._switch_off_share_example(automation_id)
             self.record.mark(step)
+            self.created.append(f"automation {alias}")
+
+    async def _ups_inputs(self) -> dict[str, Any] | None:
+        return {
+            "on_battery_sensor": "binary_sensor.ups_on_battery",
+            "low_battery_sensor": "binary_sensor.ups_low_battery",
+            "on_battery_actions": [_notify("UPS", "The rack's UPS is on battery.")],
+            "power_back_actions": [_notify("UPS", "Mains power is back.")],
+        }
+
+    async def _divert_inputs(self) -> dict[str, Any] | None:
+        """Tenant A, tenant B, then the stockroom, each while occupied and below the
+        temperature its own heating holds (simulator/sites/demo.yaml); spare heat to the mall's
+        shared loop, summer heat outdoors."""
+        found = await self._heat_entities(
+            "TENANT-A-OCC",
+            "TENANT-A-T",
+            "TENANT-B-OCC",
+            "TENANT-B-T",
+            "STOCKROOM-OCC",
+            "STOCKROOM-T",
+            "OUTDOOR-T",
+        )
+        summer = await self.summer_helper()
+        if found is None or summer is None:
+            return None
+        return {
+            "site": self.entry_id,
+            "destination_1": "Tenant A",
+            "occupancy_1": [found["TENANT-A-OCC"]],
+            "temperature_1": found["TENANT-A-T"],
+            "wanted_1": 21,
+            "destination_2": "Tenant B",
+            "occupancy_2": [found["TENANT-B-OCC"]],
+            "temperature_2": found["TENANT-B-T"],
+            "wanted_2": 20.5,
+            "destination_3": "Stockroom",
+            "occupancy_3": [found["STOCKROOM-OCC"]],
+            "temperature_3": found["STOCKROOM-T"],
+            "wanted_3": 18,
+            "outdoor_sensor": found["OUTDOOR-T"],
+            "summer_helper": summer,
+            "summer_destination": "reject",
+            "spare_destination": "Shared loop",
+            "source_name": DIVERT_SOURCE,
+        }
+
+    async def _share_inputs(self) -> dict[str, Any] | None:
+        """A fair share between the two tenants while they are open; spare heat to the shared
+        loop."""
+        found = await self._heat_entities(
+            "TENANT-A-OCC", "TENANT-A-T", "TENANT-B-OCC", "TENANT-B-T"
+        )
+        if found is None:
+            return None
+        return {
+            "site": self.entry_id,
+            "policy": "fair",
+            "spare_destination": "Shared loop",
+            "destination_1": "Tenant A",
+            "temperature_1": found["TENANT-A-T"],
+            "wanted_1": 21,
+            "open_1": [found["TENANT-A-OCC"]],
+            "destination_2": "Tenant B",
+            "temperature_2": found["TENANT-B-T"],
+            "wanted_2": 20.5,
+            "open_2": [found["TENANT-B-OCC"]],
+            "source_name": SHARE_SOURCE,
+        }
+
+    async def _safety_inputs(self) -> dict[str, Any] | None:
+        safety = await self.site_entity("heat_safety")
+        routing = await self.site_entity("heat_routing")
+        if safety is None or routing is None:
+            say("microdc demo: the site routes no heat; no heat safety alert automation")
+            return None
+        # One notification, updated in place: its message says what happened.
+        notify = _notify("Heat safety", "{{ message }}", "microdc_demo_heat_safety")
+        return {
+            "safety_sensor": safety,
+            "routing_sensor": routing,
+            "trip_actions": [notify],
+            "override_actions": [notify],
+            "clear_actions": [notify],
+        }
+
+    async def _heat_entities(self, *objects: str) -> dict[str, str] | None:
+        """The controller's entity ids for these objects, once the site routes every heat
+        destination it has; None (said why) where something is missing."""
+        if not await self.wait_for_routing():
+            say("microdc demo: the site has no heat destination; no heat automation")
+            return None
+        keys = await self.bacnet_object_keys()
+        controllers = [s for s in await self.subentries() if s["subentry_type"] == "bacnet_device"]
+        controllers.sort(key=lambda s: s["title"] != BACNET_NAME)
+        by_unique_id = {e["unique_id"]: e["entity_id"] for e in await self.entities()}
+        found: dict[str, str] = {}
+        for name in objects:
+            for controller in controllers:
+                entity_id = by_unique_id.get(f"{controller['subentry_id']}_{keys[name]}")
+                if entity_id is not None:
+                    found[name] = entity_id
+                    break
+        missing = sorted(set(objects) - set(found))
+        if missing:
+            say(f"microdc demo: no entity for {', '.join(missing)}; no automation needing them")
+            return None
+        return found
+
+    async def wait_for_routing(self) -> bool:
+        """Until the site routes every heat destination it has; False if it has none.
+
+        Adding a destination reloads the site: an automation that asks for heat in between
+        finds no loaded site (microdc.divert_heat refuses, its run fails). The site's "Heat
+        destination" select offers every destination once the last reload is done.
+        """
+        from homeassistant.util import slugify  # noqa: PLC0415
+
+        titles = [
+            s["title"] for s in await self.subentries() if s["subentry_type"] == "heat_destination"
+        ]
+        if not titles:
+            return False
+        wanted = {slugify(title) for title in titles}
+        deadline = time.monotonic() + ENTITIES_TIMEOUT_S
+        while True:
+            select = await self.site_entity("heat_destination")
+            state = (
+                None
+                if select is None
+                else await self.client.request("GET", f"/api/states/{select}", ok=(200, 404))
+            )
+            entry = await self.client.ws("config_entries/get_single", entry_id=self.entry_id)
+            if (
+                entry["config_entry"]["state"] == "loaded"
+                and state is not None
+                and state.get("state") not in (None, "unavailable")
+                and wanted <= set(state["attributes"].get("options", []))
+            ):
+                return True
+            if time.monotonic() > deadline:
+                raise SetupError(f"the site did not route its heat destinations {sorted(wanted)}")
+            await asyncio.sleep(0.5)
+
+    async def summer_helper(self) -> str | None:
+        """The toggle helper in which the divert blueprint remembers the season, made as in
+        Settings > Devices & services > Helpers > Create helper > Toggle."""
+        step = "helper:summer"
+        if step in self.record:
+            return str(self.record.done[step])
+        helpers = await self.client.ws("input_boolean/list")
+        helper = next((h for h in helpers if h.get("name") == SUMMER_HELPER), None)
+        if helper is None:
+            helper = await self.client.ws(
+                "input_boolean/create", name=SUMMER_HELPER, icon="mdi:weather-sunny"
+            )
+            self.created.append(f"helper {SUMMER_HELPER}")
+        entity_id = await self.entity_by_unique_id("input_boolean", str(helper["id"]))
+        self.record.mark(step, entity_id)
+        return entity_id
+
+    async def entity_by_unique_id(self, platform: str, unique_id: str) -> str:
+        """An entity's id once its platform has registered it."""
+        deadline = time.monotonic() + ENTITIES_TIMEOUT_S
+        while True:
+            for entity in await self.client.ws("config/entity_registry/list"):
+                if (entity["platform"], entity["unique_id"]) == (platform, unique_id):
+                    return str(entity["entity_id"])
+            if time.monotonic() > deadline:
+                raise SetupError(f"no {platform} entity {unique_id} appeared")
+            await asyncio.sleep(0.5)
+
+    async def _switch_off_share_example(self, automation_id: str) -> None:
+        """Switch the tenants' example off, as on its toggle in the automations list, and drop
+        the request it made when it was saved (saving reloads automations, and the blueprint
+        runs on that): a switched-off automation keeps its last request at the router."""
+        entity_id = await self.entity_by_unique_id("automation", automation_id)
+        await self.client.request(
+            "POST", "/api/services/automation/turn_off", {"entity_id": entity_id}
+        )
+        await self.client.request(
+            "POST",
+            "/api/services/microdc/release_heat",
+            {"config_entry_id": self.entry_id, "source": SHARE_SOURCE},
+        )
 
     async def dashboard(self) -> None:
         if "dashboard" in self.record:
@@ -700,23 +918,6 @@ class DemoSetup:
             self.created.append("dashboard microdc")
         self.record.mark("dashboard")
 
-    async def send_heat(self) -> None:
-        """Open one destination's valve, as a person would on the valve's entity, so the demo
-        reuses heat from the start (the heat router, when it lands, takes this over)."""
-        if "send_heat" in self.record:
-            return
-        states = {s["entity_id"] for s in await self.client.request("GET", "/api/states")}
-        for entity_id, _value in SEND_HEAT:
-            if entity_id not in states:
-                say(f"microdc demo: {entity_id} is missing; heat stays where it goes")
-                return
-        for entity_id, value in SEND_HEAT:
-            await self.client.request(
-                "POST", "/api/services/number/set_value", {"entity_id": entity_id, "value": value}
-            )
-        self.record.mark("send_heat")
-        self.created.append("heat sent to Tenant A")
-
     async def run(self) -> tuple[str, str]:
         await self.client.wait_until_serving()
         user, password = await self.onboard_and_login()
@@ -731,11 +932,18 @@ class DemoSetup:
             # The flows named the devices and objects: only wait for the site to show them.
             await self.wait_for_entities(added)
         await self.heat_destinations(await self.bacnet_object_keys())
-        await self.send_heat()
         await self.energy()
         await self.automations()
         await self.dashboard()
         return user, password
+
+
+def _notify(title: str, message: str, notification_id: str | None = None) -> dict[str, Any]:
+    """An action that shows a notification in Home Assistant's sidebar."""
+    data = {"title": title, "message": message}
+    if notification_id is not None:
+        data["notification_id"] = notification_id
+    return {"action": "persistent_notification.create", "data": data}
 
 
 async def async_main(args: argparse.Namespace) -> int:
@@ -752,7 +960,7 @@ async def async_main(args: argparse.Namespace) -> int:
         try:
             user, password = await setup.run()
         except SetupError as err:
-            say(f"microdc demo: {err}")
+            say(f"microdc demo: not set up: {err}")
             return 1
         finally:
             await client.close()

@@ -19,6 +19,7 @@ from .const import DOMAIN
 from .device_builder import async_delete_site_issues
 from .heat_accounting import heat_store
 from .models import MicrodcConfigEntry
+from .routed_entities import async_hand_routed_entities_to_router
 from .services import async_setup_services
 from .site import Site
 
@@ -50,6 +51,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> b
         entry.runtime_data = site
         _reload_when_subentries_change(hass, entry, starting)
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+        async_hand_routed_entities_to_router(
+            hass, entry, frozenset() if site.routing is None else site.routing.routed
+        )
     except BaseException:
         # async_unload_entry does not run after a failed setup: stop what started here.
         await site.async_stop()

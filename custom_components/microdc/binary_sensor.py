@@ -135,6 +135,11 @@ def _describe_ups_flags(
             is_on_fn=_low_battery(point.key, points)
             if flag == "low_battery"
             else _flag(point.key, flag),
+            also_reads=frozenset(
+                p.key
+                for r in (Role.UPS_RUNTIME, Role.UPS_BATTERY_CHARGE)
+                if flag == "low_battery" and (p := _with_role(points, r)) is not None
+            ),
         )
 
 

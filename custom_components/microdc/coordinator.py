@@ -8,7 +8,7 @@ that asked.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 import logging
@@ -138,7 +138,24 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
         data: PollReport | None = self.data
         merged = {**(data.readings if data is not None else {}), **readings}
         self.data = PollReport(merged) if data is None else replace(data, readings=merged)
-        self.async_update_listeners()
+        self._update_listeners_of(readings.keys())
+
+    @callback
+    def _update_listeners_of(self, keys: Iterable[str]) -> None:
+        """Some points changed: update the listeners of the whole device and of those points.
+
+        A point entity's context is the set of point keys it reads (MicrodcPointEntity); one
+        COV notification so rewrites one entity's state, not the device's hundreds.
+        """
+        changed = frozenset(keys)
+        # Home Assistant's own async_contexts() reads the listeners the same way.
+        for update_callback, context in list(self._listeners.values()):
+            if isinstance(context, frozenset) and changed.isdisjoint(context):
+                continue
+            try:
+                update_callback()
+            except Exception:
+                _LOGGER.exception("Updating a listener of %s failed", self.name)
 
     async def async_write(self, key: str, value: Value, *, priority: int) -> None:
         """Command a point; the entities show what the device holds afterwards."""

@@ -9,6 +9,7 @@ import logging
 from typing import Any
 
 from homeassistant.const import EntityCategory
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
@@ -18,6 +19,7 @@ from .coordinator import DeviceCoordinator
 from .lib.points import Point, Reading
 
 _LOGGER = logging.getLogger(__name__)
+_NOT_WRITTEN = object()  # no state written from the coordinator yet
 
 
 def name_from_key(key: str) -> str:
@@ -61,9 +63,13 @@ def point_naming(point: Point, points: Mapping[str, Point]) -> dict[str, Any]:
 
 @dataclass(frozen=True, kw_only=True)
 class PointEntityDescription(EntityDescription):
-    """What every platform's description of a point's entity carries: the point."""
+    """What every platform's description of a point's entity carries: the point.
+
+    ``also_reads``: the keys of other points of the device that its state is made of too.
+    """
 
     point: Point
+    also_reads: frozenset[str] = frozenset()
 
 
 class MicrodcPointEntity(CoordinatorEntity[DeviceCoordinator]):
@@ -78,11 +84,41 @@ class MicrodcPointEntity(CoordinatorEntity[DeviceCoordinator]):
 
     def __init__(self, coordinator: DeviceCoordinator, description: PointEntityDescription) -> None:
         """Attach the entity to its device and point."""
-        super().__init__(coordinator)
+        # The points it reads are its coordinator context: a pushed change (COV, a write)
+        # updates only the entities of the points that changed; a poll updates all.
+        reads = frozenset({description.point.key}) | description.also_reads
+        super().__init__(coordinator, reads)
         self.entity_description = description
         self.point = description.point
         self._attr_unique_id = f"{coordinator.subentry.subentry_id}_{description.key}"
         self._attr_device_info = coordinator.device_info
+        self._reads = tuple(sorted(reads))
+        self._written_inputs: object = _NOT_WRITTEN
+
+    def state_inputs(self) -> object | None:
+        """What the state is made of: whether the device answers, and the readings it shows
+        (compared by value). None: every update writes the state.
+
+        A plant room polls thousands of points of which few change between polls; writing an
+        unchanged state costs Home Assistant's event loop as much as writing a new one.
+        """
+        reading = self.coordinator.reading
+        return (self.coordinator.last_update_success, tuple(reading(k) for k in self._reads))
+
+    async def async_added_to_hass(self) -> None:
+        """Home Assistant writes the first state right after this, from today's readings."""
+        await super().async_added_to_hass()
+        inputs = self.state_inputs()
+        self._written_inputs = _NOT_WRITTEN if inputs is None else inputs
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        """Write the state only when what it is made of changed since the last write."""
+        inputs = self.state_inputs()
+        if inputs is not None and inputs == self._written_inputs:
+            return
+        self._written_inputs = _NOT_WRITTEN if inputs is None else inputs
+        super()._handle_coordinator_update()
 
     @property
     def reading(self) -> Reading | None:

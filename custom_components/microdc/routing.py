@@ -19,13 +19,16 @@ nothing changes, so an unchanged poll costs a few comparisons and writes nothing
 - Requests and the routing survive a restart (a Store per site); after a start the decision is
   written only once every input device has been read (or the grace time has passed).
 - Repairs only for what a person can act on: a valve that does not confirm, a safety input
-  missing past its grace time, a temperature limit crossed; each cleared when resolved.
+  missing past its grace time, a temperature limit crossed, and the same limit crossed
+  repeatedly (lib/routing/repeats.py: 3 trips in 24 h, kept in the Store); each cleared when
+  resolved (the repeated one after 24 h without a trip of that limit).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from datetime import datetime
 import logging
 from typing import Any
 
@@ -33,8 +36,9 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.event import async_track_point_in_utc_time
 from homeassistant.helpers.storage import Store
-from homeassistant.util import slugify
+from homeassistant.util import dt as dt_util, slugify
 
 from . import heat_accounting
 from .const import DOMAIN, SUBENTRY_HEAT_DESTINATION
@@ -51,12 +55,14 @@ from .lib.routing import (
     DestinationKind,
     HeatRouter,
     Reason,
+    Repeated,
     RoutingSettings,
     Source,
     SourceKind,
     StoredState,
     StoredStateError,
     Trip,
+    TripHistory,
     Valve,
 )
 from .site_points import SitePoint
@@ -71,6 +77,7 @@ AUTOMATIC = "automatic"  # the select's option that follows the requests
 USER_SOURCE = Source(SourceKind.USER, "Heat destination")
 _PERCENT = frozenset({"%", "percent"})
 _TEMPERATURE_TRIPS = frozenset({Reason.SAFETY_EXHAUST, Reason.SAFETY_SUPPLY})
+_LIMIT_NAMES = {Reason.SAFETY_EXHAUST: "exhaust", Reason.SAFETY_SUPPLY: "supply"}
 
 
 def utc_now() -> float:
@@ -203,6 +210,11 @@ class SiteRouting:
         self._dirty = False
         self._issues: set[str] = set()
         self._refused: set[PointRef] = set()  # points not writable: told once
+        self._end_timer: CALLBACK_TYPE | None = None  # fires at the next request's end
+        self._end_at: float | None = None
+        self.history = TripHistory()  # temperature trips, for the "crossed repeatedly" repair
+        self._repeats: dict[str, int] = {}  # its issues raised -> the count they show
+        self._repeats_clear_at: float | None = None
 
     def _by_role(self, role: Role) -> tuple[PointRef, ...]:
         return tuple(
@@ -227,6 +239,7 @@ class SiteRouting:
         self._started = self._now()
         saved = await self._store.async_load()
         if saved is not None:
+            self.history = TripHistory.from_dict(saved.get("limit_trips"))
             try:
                 dropped = self.router.restore(StoredState.from_dict(saved), self._now())
             except StoredStateError as err:
@@ -241,6 +254,7 @@ class SiteRouting:
                         item.why,
                         item.request,
                     )
+        self._update_repeats(self._started)  # a pattern stored before the restart
         devices = {ref.device for ref in self._inputs}
         for device_id in sorted(devices):
             coordinator = self._coordinators.get(device_id)
@@ -257,15 +271,17 @@ class SiteRouting:
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
+        self._cancel_end_timer()
         writer, self._writer = self._writer, None
         if writer is not None:
             self._dirty = False
             await asyncio.gather(writer, return_exceptions=True)
         await self.async_relinquish_all()
-        await self._store.async_save(self.router.state().to_dict())
-        for issue_id in list(self._issues):
+        await self._store.async_save(self._stored())
+        for issue_id in [*self._issues, *self._repeats]:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         self._issues.clear()
+        self._repeats.clear()
 
     async def async_relinquish_all(self) -> None:
         """Give back every command routing holds (the building's controls take over)."""
@@ -340,8 +356,12 @@ class SiteRouting:
         self._requests_changed()
         return count
 
+    def _stored(self) -> dict[str, Any]:
+        """What the Store keeps: the router's state and the temperature trips of the window."""
+        return {**self.router.state().to_dict(), "limit_trips": self.history.to_dict()}
+
     def _requests_changed(self) -> None:
-        self._store.async_delay_save(lambda: self.router.state().to_dict(), SAVE_DELAY_S)
+        self._store.async_delay_save(self._stored, SAVE_DELAY_S)
         self.evaluate()
 
     # --- evaluation ----------------------------------------------------------------------
@@ -365,12 +385,15 @@ class SiteRouting:
         """Decide now; write, fire the event, raise or clear repairs if anything changed."""
         now = self._now()
         decision = self.router.evaluate(now, self.readings())
+        self._arm_end_timer()
         if not self._ready:
             self._ready = now - self._started >= self.settings.grace or all(
                 c.last_update_success and c.data is not None
                 for c in (self._coordinators.get(r.device) for r in self._inputs)
                 if c is not None
             )
+        if self._repeats_clear_at is not None and now >= self._repeats_clear_at:
+            self._update_repeats(now)
         if decision is self.decision:
             if self._ready and not self._writing and self._behind():
                 self._schedule_write()
@@ -378,13 +401,38 @@ class SiteRouting:
         old, self.decision = self.decision, decision
         if old is None or (old.shares, old.reason) != (decision.shares, decision.reason):
             self._fire_routed(old, decision)
-            self._store.async_delay_save(lambda: self.router.state().to_dict(), SAVE_DELAY_S)
+            self._store.async_delay_save(self._stored, SAVE_DELAY_S)
         self._update_issues(decision)
+        self._record_trips(decision, now)
         if self._ready:
             self._schedule_write()
         for listener in list(self._listeners):
             listener()
         return decision
+
+    def _arm_end_timer(self) -> None:
+        """Evaluate again when the next request ends, whether or not an input is polled then."""
+        ends = min((r.ends for r in self.router.requests if r.ends is not None), default=None)
+        if ends == self._end_at:
+            return
+        self._cancel_end_timer()
+        self._end_at = ends
+        if ends is not None:
+            self._end_timer = async_track_point_in_utc_time(
+                self.hass, self._on_end, dt_util.utc_from_timestamp(ends)
+            )
+
+    def _cancel_end_timer(self) -> None:
+        if self._end_timer is not None:
+            self._end_timer()
+        self._end_timer, self._end_at = None, None
+
+    @callback
+    def _on_end(self, _fired: datetime) -> None:
+        # Should the router's clock not have reached the end yet, the evaluation keeps the
+        # request and arms the timer again.
+        self._end_timer, self._end_at = None, None
+        self.evaluate()
 
     def _behind(self) -> bool:
         """Whether a command of the decision has not been written yet (after start, a retry)."""
@@ -441,7 +489,12 @@ class SiteRouting:
                 await self._write(self.decision)
 
     async def _write(self, decision: Decision) -> None:
-        for command in decision.commands:
+        # The valves that take heat go first (make before break: the loop never loses its way
+        # out, and the valve asked for moves without waiting for the others); then the valves
+        # that close or are given back. Each point's release of its other priority and the
+        # read-backs follow once every command is out: they only confirm.
+        after: list[tuple[DeviceCoordinator, PointRef, int, int | None]] = []
+        for command in sorted(decision.commands, key=lambda c: decision.share(c.destination) <= 0):
             ref, position, priority = command.point, command.position, command.priority
             if self._applied.get(ref) == (position, priority) or ref in self._refused:
                 continue
@@ -464,16 +517,28 @@ class SiteRouting:
                     await coordinator.async_write(ref.key, position, priority=priority)
                     before = self._held.get(ref)
                     self._held[ref] = priority
-                    if before is not None and before != priority:
-                        # One priority per point: the other one goes back.
-                        await coordinator.async_release(ref.key, priority=before)
-                    await self._read_back(coordinator, ref, priority)
+                    after.append((coordinator, ref, priority, before))
             except HomeAssistantError as err:
                 _LOGGER.warning(
                     "%s: heat routing write to %s failed: %s", self.entry.title, ref, err
                 )
                 continue
             self._applied[ref] = (position, priority)
+        for coordinator, ref, priority, before in after:
+            if before is not None and before != priority:
+                # One priority per point: the other one goes back.
+                try:
+                    await coordinator.async_release(ref.key, priority=before)
+                except HomeAssistantError as err:
+                    _LOGGER.warning(
+                        "%s: heat routing could not release %s at %d: %s",
+                        self.entry.title,
+                        ref,
+                        before,
+                        err,
+                    )
+                    self._applied.pop(ref, None)  # written again, and released, next time
+            await self._read_back(coordinator, ref, priority)
 
     async def _read_back(self, coordinator: DeviceCoordinator, ref: PointRef, ours: int) -> None:
         """Which priority is in control after our write; a higher one is an override."""
@@ -551,31 +616,79 @@ class SiteRouting:
             ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         for issue_id, (key, placeholders) in wanted.items():
             if issue_id not in self._issues:
-                ir.async_create_issue(
-                    self.hass,
-                    DOMAIN,
-                    issue_id,
-                    is_fixable=False,
-                    severity=ir.IssueSeverity.WARNING,
-                    translation_key=key,
-                    translation_placeholders=placeholders,
-                )
+                self._raise_issue(issue_id, key, placeholders)
         self._issues = set(wanted)
+
+    def _record_trips(self, decision: Decision, now: float) -> None:
+        new = [
+            trip
+            for trip in decision.trips
+            if trip.reason in _TEMPERATURE_TRIPS and self.history.record(trip.reason, trip.since)
+        ]
+        if new:
+            self._store.async_delay_save(self._stored, SAVE_DELAY_S)
+            self._update_repeats(now)
+
+    def _update_repeats(self, now: float) -> None:
+        """Raise, update or clear the "limit crossed repeatedly" repairs."""
+        found = self.history.repeated(now)
+        self._repeats_clear_at = self.history.clears_at()
+        wanted = {f"routing_repeated_{self.entry.entry_id}_{r.value}": found[r] for r in found}
+        for issue_id in set(self._repeats) - set(wanted):
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)
+            del self._repeats[issue_id]
+        for issue_id, repeated in wanted.items():
+            if self._repeats.get(issue_id) == repeated.count:
+                continue
+            self._repeats[issue_id] = repeated.count
+            self._raise_issue(
+                issue_id,
+                f"routing_{_LIMIT_NAMES[repeated.reason]}_limit_repeated",
+                self._repeat_placeholders(repeated),
+            )
+
+    def _raise_issue(self, issue_id: str, key: str, placeholders: dict[str, str]) -> None:
+        """A repair a person can act on (raised again: its text follows the new figures)."""
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key=key,
+            translation_placeholders=placeholders,
+        )
+
+    def _repeat_placeholders(self, repeated: Repeated) -> dict[str, str]:
+        refs = self.exhaust if repeated.reason is Reason.SAFETY_EXHAUST else self.supply
+        return {
+            "site": self.entry.title,
+            "point": ", ".join(self.point_name(ref) for ref in refs),
+            "limit": f"{self._limit(repeated.reason):g}",
+            "count": str(repeated.count),
+            "hours": f"{self.history.window / 3600:g}",
+        }
+
+    def _limit(self, reason: Reason) -> float:
+        if reason is Reason.SAFETY_EXHAUST:
+            return self.settings.exhaust_limit
+        return self.settings.supply_limit
 
     def _issue_for(self, trip: Trip) -> tuple[str, str, dict[str, str]] | None:
         entry_id = self.entry.entry_id
         point = "" if trip.point is None else self.point_name(trip.point)
         site = {"site": self.entry.title, "point": point}
         if trip.reason in _TEMPERATURE_TRIPS:
-            limit = (
-                self.settings.exhaust_limit
-                if trip.reason is Reason.SAFETY_EXHAUST
-                else self.settings.supply_limit
-            )
+            # A site-wide trip names no point: name the site's points of that role.
+            refs = self.exhaust if trip.reason is Reason.SAFETY_EXHAUST else self.supply
             return (
                 f"routing_limit_{entry_id}_{trip.reason.value}",
                 "routing_limit_crossed",
-                {**site, "limit": f"{limit:g}"},
+                {
+                    **site,
+                    "point": ", ".join(self.point_name(ref) for ref in refs),
+                    "limit": f"{self._limit(trip.reason):g}",
+                },
             )
         if trip.reason is Reason.SAFETY_INPUT_LOST:
             return (f"routing_input_lost_{entry_id}", "routing_input_lost", site)

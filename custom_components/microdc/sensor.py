@@ -214,6 +214,8 @@ class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
         """Start with no total until the first reading or the restored state."""
         super().__init__(coordinator, description)
         self._power = power_point_of(coordinator.device.points.values(), self.point)
+        if self._power is not None:
+            self.coordinator_context = self.coordinator_context | {self._power.key}
         spec = counter_spec(self.point, self._power)
         assert spec is not None  # only energy-unit counters get this sensor (_describe_number)
         self._spec = spec
@@ -260,6 +262,10 @@ class MicrodcCounterSensor(MicrodcPointEntity, RestoreSensor):
             self._channel.last_time_s,
             self._channel.to_dict(),
         )
+
+    def state_inputs(self) -> object | None:
+        """None: a total integrates power over time, so every update may change it."""
+        return None
 
     @callback
     @override

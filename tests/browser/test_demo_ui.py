@@ -66,7 +66,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     env["PYTHONPATH"] = str(REPO_ROOT)
     with _supervisor(base, env) as process:
         console = Console(process)
-        login = console.wait_for(r"^login: (\S+) (\S+)$", timeout=DEMO_TIMEOUT_S)
+        # A set-up that fails says so at once (Home Assistant keeps running and logging).
+        login = console.wait_for(
+            r"^(?:login: (\S+) (\S+)|microdc demo: not set up: .*)$", timeout=DEMO_TIMEOUT_S
+        )
+        assert login[0].startswith("login: "), login[0]
         yield Demo(
             f"http://127.0.0.1:{ports['MICRODC_HA_PORT']}",
             ports["MICRODC_SIM_CONTROL_PORT"],

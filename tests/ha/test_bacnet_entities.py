@@ -14,6 +14,7 @@ import logging
 import socket
 from typing import Any
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_ENTITY_ID, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -477,6 +478,27 @@ async def test_site_points_name_bacnet_objects(
     )
     assert coordinator.value("analog-output_5") == 100.0
     assert coordinator.value("no-such_1") is None
+    await _unload(hass, entry)
+
+
+async def test_a_pushed_change_rewrites_only_its_entity(
+    hass: HomeAssistant, simulator: SimulatorProcess, freezer: FrozenDateTimeFactory
+) -> None:
+    """One COV notification writes one entity's state; the device's other listeners hear it."""
+    entry = await setup_site(hass, device_subentry(simulator, scan_interval_s=SCAN_S, cov=False))
+    coordinator = coordinator_of(entry)
+    outdoor_id = entity_id_of(hass, entry, "sensor", "analog-input,4")
+    supply_id = entity_id_of(hass, entry, "sensor", "analog-input,1")
+    heard: list[None] = []
+    coordinator.async_add_listener(lambda: heard.append(None))  # the site's, as routing's
+    supply_reported = state_of(hass, supply_id).last_reported
+    freezer.tick(5)
+
+    coordinator.device._on_cov(PointReading(ObjectId("analog-input", 4), -3.25, StatusFlags()))
+    assert state_of(hass, outdoor_id).state == "-3.25"
+    assert state_of(hass, outdoor_id).last_reported > supply_reported
+    assert state_of(hass, supply_id).last_reported == supply_reported  # not rewritten
+    assert len(heard) == 1
     await _unload(hass, entry)
 
 

@@ -172,6 +172,12 @@ class Clock:
         async_fire_time_changed(self.hass, self.start + self.ahead)
         await self.hass.async_block_till_done(wait_background_tasks=True)
 
+    async def tick(self, seconds: float) -> None:
+        """Time passes for Home Assistant and the router only (the simulator's stands still)."""
+        self.ahead += timedelta(seconds=seconds)
+        async_fire_time_changed(self.hass, self.start + self.ahead)
+        await self.hass.async_block_till_done(wait_background_tasks=True)
+
     async def poll(self, sim: SimulatorProcess, steps: int) -> None:
         """One scan interval per step."""
         for _ in range(steps):

@@ -12,8 +12,8 @@ from types import MappingProxyType
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
-from homeassistant.const import STATE_UNAVAILABLE
-from homeassistant.core import HomeAssistant, State
+from homeassistant.const import EVENT_STATE_CHANGED, EVENT_STATE_REPORTED, STATE_UNAVAILABLE
+from homeassistant.core import Event, HomeAssistant, State, callback
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
@@ -568,3 +568,37 @@ async def test_the_profile_id_leaves_a_device_registered_with_it(
     device = registry.async_get_device_by_identifier((DOMAIN, subentry_id), entry.entry_id)
     assert device is not None
     assert (device.model, device.model_id) == ("T1", None)
+
+
+@pytest.mark.usefixtures("user_profiles")
+async def test_a_poll_writes_only_the_states_whose_readings_changed(
+    hass: HomeAssistant, peer: ModbusPeerThread, clock: Clock
+) -> None:
+    entry = await _site(hass, "Corner Shop", _device(peer.port, 1))
+    ids = {key: _state(hass, entry, key).entity_id for key in ("power", "temperature", "door")}
+    written: list[str] = []
+
+    @callback
+    def _written(event: Event[Any]) -> None:
+        written.append(event.data["entity_id"])
+
+    # A state written again unchanged is "reported"; a new one is "changed".
+    @callback
+    def _ours(data: Any) -> bool:
+        return bool(data["entity_id"] in ids.values())
+
+    hass.bus.async_listen(EVENT_STATE_REPORTED, _written, event_filter=_ours)
+    hass.bus.async_listen(EVENT_STATE_CHANGED, _written, event_filter=_ours)
+    await clock.tick()
+    assert not set(written) & set(ids.values())  # nothing changed on the device
+
+    peer.holding.update({2: 215})  # 21.5 °C
+    await clock.tick()
+    assert written.count(ids["temperature"]) == 1
+    assert _state(hass, entry, "temperature").state == "21.5"
+    assert ids["power"] not in written
+
+    await peer.stop()  # every entity follows the device's availability
+    await clock.tick()
+    assert _state(hass, entry, "power").state == STATE_UNAVAILABLE
+    assert _state(hass, entry, "door").state == STATE_UNAVAILABLE

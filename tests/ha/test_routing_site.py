@@ -11,19 +11,26 @@ moves its valves.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.exceptions import ServiceValidationError
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    entity_registry as er,
+    event as event_helper,
+    issue_registry as ir,
+)
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 import yaml
 
 from custom_components.microdc import logbook as microdc_logbook
 from custom_components.microdc.const import (
+    CONF_POLLING,
+    CONF_SCAN_INTERVAL,
     CONF_SITE_NAME,
     DOMAIN,
     SUBENTRY_HEAT_DESTINATION,
@@ -40,7 +47,7 @@ from custom_components.microdc.lib.protocols.bacnet import BacnetNetwork, Object
 from custom_components.microdc.routing import EVENT_HEAT_ROUTED
 from custom_components.microdc.settings import BacnetSiteSettings
 from tests.ha.bacnet_site import BACNET_OPTIONS, INSTANCE, demo_objects, device_subentry
-from tests.ha.test_heat_accounting import Clock
+from tests.ha.test_heat_accounting import POLL_S, Clock
 from tests.simulator_process import REPO_ROOT, SimulatorProcess
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -52,6 +59,7 @@ VALVES = {
     "tenant_a": ObjectId("analog-output", 2),
     "tenant_b": ObjectId("analog-output", 3),
 }
+SHARED_LOOP = ObjectId("analog-output", 4)  # a destination only where a test asks for it
 DRY_COOLER = ObjectId("analog-output", 5)
 COMFORT, SAFETY = 12, 5
 
@@ -73,18 +81,26 @@ def site_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _modbus(sim: SimulatorProcess, subentry_id: str, profile: str, unit: int) -> dict[str, Any]:
+def _modbus(
+    sim: SimulatorProcess, subentry_id: str, profile: str, unit: int, scan_interval_s: float
+) -> dict[str, Any]:
     return {
         "subentry_id": subentry_id,
         "subentry_type": SUBENTRY_MODBUS_DEVICE,
         "title": subentry_id,
         "unique_id": f"127.0.0.1:{sim.modbus_port}:{unit}",
-        "data": {"host": "127.0.0.1", "port": sim.modbus_port, "unit_id": unit, "profile": profile},
+        "data": {
+            "host": "127.0.0.1",
+            "port": sim.modbus_port,
+            "unit_id": unit,
+            "profile": profile,
+            CONF_POLLING: {CONF_SCAN_INTERVAL: scan_interval_s},
+        },
     }
 
 
 def _destination(name: str) -> dict[str, Any]:
-    valve = f"{CONTROLLER}/{object_key(VALVES[name])}"
+    valve = f"{CONTROLLER}/{object_key({**VALVES, 'shared_loop': SHARED_LOOP}[name])}"
     return {
         "subentry_id": name,
         "subentry_type": SUBENTRY_HEAT_DESTINATION,
@@ -142,18 +158,32 @@ async def routed_site(
     site_file: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncGenerator[Callable[..., Any]]:
-    """Start a site with these routing options (dwell 0 unless told); unloaded at the end,
-    while its simulator still answers."""
+    """Start a site with these routing options (dwell 0 unless told), its destinations and
+    its devices' scan interval; unloaded at the end, while its simulator still answers."""
     started: list[MockConfigEntry] = []
 
-    async def start(**routing: Any) -> RoutedSite:
+    async def start(
+        *,
+        destinations: tuple[str, ...] = tuple(VALVES),
+        scan_interval_s: float = 10,
+        **routing: Any,
+    ) -> RoutedSite:
         sim = simulator_factory(site=site_file)
         clock = Clock(hass, monkeypatch)
-        roles = {str(oid): "valve_position" for oid in (*VALVES.values(), DRY_COOLER)}
+        # Home Assistant's point-in-time timers check the time they fire at against this: the
+        # router's clock, so that a request's end timer fires when the Clock reaches it.
+        monkeypatch.setattr(event_helper, "time_tracker_timestamp", clock.timestamp)
+        valves = (
+            *VALVES.values(),
+            DRY_COOLER,
+            *((SHARED_LOOP,) if "shared_loop" in destinations else ()),
+        )
+        roles = {str(oid): "valve_position" for oid in valves}
         controller = {
-            **device_subentry(sim, objects=demo_objects(roles), scan_interval_s=10),
+            **device_subentry(sim, objects=demo_objects(roles), scan_interval_s=scan_interval_s),
             "subentry_id": CONTROLLER,
         }
+        every = scan_interval_s
         entry = MockConfigEntry(
             domain=DOMAIN,
             title="Corner Shop",
@@ -161,12 +191,12 @@ async def routed_site(
             data={CONF_SITE_NAME: "Corner Shop"},
             options={**BACNET_OPTIONS, "routing": {"dwell": 0, **routing}},
             subentries_data=[
-                _modbus(sim, "meter", "demo_heat_meter", 4),
-                _modbus(sim, "pdu", "demo_rack_pdu", 1),
-                _modbus(sim, "environment", "demo_environment", 3),
-                _modbus(sim, FEEDBACK, "demo_valve_feedback", 5),
+                _modbus(sim, "meter", "demo_heat_meter", 4, every),
+                _modbus(sim, "pdu", "demo_rack_pdu", 1, every),
+                _modbus(sim, "environment", "demo_environment", 3, every),
+                _modbus(sim, FEEDBACK, "demo_valve_feedback", 5, every),
                 controller,
-                *(_destination(d) for d in VALVES),
+                *(_destination(d) for d in destinations),
             ],
         )
         entry.add_to_hass(hass)
@@ -273,6 +303,35 @@ async def test_a_request_ends(hass: HomeAssistant, routed_site: Callable[..., An
     assert site.state("sensor", "heat_routing").state == "default"
     assert (await site.slots("stockroom"))[COMFORT - 1] == 0.0
     assert (await site.slots("dry_cooler"))[COMFORT - 1] == 100.0
+
+
+async def test_a_request_ends_on_its_own_timer(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """A request's end is acted on at its end time, not at the next poll: the devices poll
+    hourly and the simulator's time stands still (nothing notifies), yet the valves move at
+    the end, and no Modbus input device was read on the way."""
+    site: RoutedSite = await routed_site(default_routing="reject", scan_interval_s=3600)
+    await site.call("divert_heat", destination="stockroom", duration={"seconds": 60})
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 100.0
+    reads = (await site.sim.async_state())["requests"]["modbus"]
+
+    await site.clock.tick(59)
+    assert site.state("sensor", "heat_routing").state == "requested"
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 100.0
+    await site.clock.tick(1)
+    assert site.state("sensor", "heat_routing").state == "default"
+    assert (await site.slots("stockroom"))[COMFORT - 1] == 0.0
+    assert (await site.slots("dry_cooler"))[COMFORT - 1] == 100.0
+    assert (await site.sim.async_state())["requests"]["modbus"] == reads
+
+    # A request replaced before its end leaves no timer behind that ends the new one early.
+    await site.call("divert_heat", destination="tenant_a", duration={"seconds": 30})
+    await site.call("divert_heat", destination="tenant_a", duration={"seconds": 90})
+    await site.clock.tick(60)
+    assert (await site.slots("tenant_a"))[COMFORT - 1] == 100.0
+    await site.clock.tick(30)
+    assert (await site.slots("tenant_a"))[COMFORT - 1] == 0.0
 
 
 async def test_exhaust_over_its_limit_sends_heat_to_reject(
@@ -472,3 +531,157 @@ async def test_the_select_and_bad_input(
     assert (
         er.async_get(hass).async_get(entity_id).disabled_by is er.RegistryEntryDisabler.INTEGRATION
     )
+
+
+# A day the mall does not heat: heat sent to the shared loop stays in the loop, the rack's
+# rear door takes less and less, and the exhaust climbs about 0.1 K a minute (the demo site at
+# 07:00, IT at its night load). Reject brings it back to about 27.3 °C, below the band.
+LIMIT, HYSTERESIS, HOLD = 28.6, 0.8, 30
+WARM_DAY = {"mean_c": 20.0}
+
+
+def _exhaust(site: RoutedSite) -> float:
+    """The hottest exhaust as the router last read it."""
+    readings = site.routing.readings()
+    return max(readings[ref] for ref in site.routing.exhaust)
+
+
+def _tripped(site: RoutedSite) -> bool:
+    return bool(site.state("binary_sensor", "heat_safety").state == "on")
+
+
+async def _heat_until_trip(site: RoutedSite) -> float:
+    """Let the simulator run until the router reads the exhaust above its limit; in that same
+    poll heat must go to reject at the safety priority. The exhaust it read."""
+    for _ in range(120):
+        near = _exhaust(site) > LIMIT - 0.3
+        await site.clock.advance(site.sim, POLL_S if near else 6 * POLL_S)
+        value = _exhaust(site)
+        if value > LIMIT:
+            assert _tripped(site)
+            assert site.state("sensor", "heat_routing").state == "safety_exhaust"
+            valves = await site.valves()
+            assert valves["dry_cooler"]["priority_array"][SAFETY - 1] == 100.0
+            assert valves["shared_loop"]["priority_array"][SAFETY - 1] == 0.0
+            return value
+        assert not _tripped(site), value
+    raise AssertionError(f"the exhaust never passed {LIMIT} °C (last {_exhaust(site)} °C)")
+
+
+async def _cool_until_clear(site: RoutedSite) -> int:
+    """Poll while reject cools the loop: tripped while the exhaust is above limit -
+    hysteresis, cleared only once it has been below for the hold time. How many polls read it
+    within the band (below the limit, above limit - hysteresis)."""
+    in_band = 0
+    below_since: timedelta | None = None
+    for _ in range(120):
+        await site.clock.advance(site.sim, POLL_S)
+        value = _exhaust(site)
+        if value > LIMIT - HYSTERESIS:
+            below_since = None
+            in_band += value <= LIMIT
+            assert _tripped(site), value
+            continue
+        below_since = below_since or site.clock.ahead
+        if site.clock.ahead - below_since < timedelta(seconds=HOLD):
+            assert _tripped(site), value
+        else:
+            assert not _tripped(site), value
+            return in_band
+    raise AssertionError(f"the exhaust never fell below the band (last {_exhaust(site)} °C)")
+
+
+async def _warm_day_on_the_shared_loop(routed_site: Callable[..., Any]) -> RoutedSite:
+    site: RoutedSite = await routed_site(
+        destinations=(*VALVES, "shared_loop"),
+        exhaust_limit=LIMIT,
+        hysteresis=HYSTERESIS,
+        hold=HOLD,
+    )
+    status, _ = await site.sim.async_request("POST", "/outdoor", WARM_DAY)
+    assert status == 200
+    await site.call("divert_heat", destination="shared_loop", source="Mall heating")
+    await site.clock.poll(site.sim, 1)
+    assert _exhaust(site) < LIMIT - HYSTERESIS  # the test starts below the band
+    assert site.state("sensor", "heat_routing").state == "requested"
+    return site
+
+
+def _issues(hass: HomeAssistant) -> set[str]:
+    return {i for (d, i) in ir.async_get(hass).issues if d == DOMAIN}
+
+
+async def test_exhaust_trips_and_clears_with_hysteresis(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """The exhaust really rises past its limit and falls again, with no option changed and no
+    reload: reject within the poll that reads it above, a repair and a logbook entry; still
+    tripped just below the limit; cleared below limit - hysteresis after the hold, and the
+    request back in charge."""
+    site = await _warm_day_on_the_shared_loop(routed_site)
+    runtime = site.entry.runtime_data
+    tripped_at = await _heat_until_trip(site)
+    assert LIMIT < tripped_at < LIMIT + 0.3
+    limit_issue = f"routing_limit_{site.entry.entry_id}_safety_exhaust"
+    assert limit_issue in _issues(hass)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, limit_issue)
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "site": "Corner Shop",
+        "point": "environment: exhaust_temperature",
+        "limit": "28.6",
+    }
+    tripped = site.events[-1]
+    assert (tripped.data["old"], tripped.data["new"]) == ({"shared_loop": 1.0}, {"reject": 1.0})
+    describers: dict[str, Callable[[Event[Any]], dict[str, str]]] = {}
+    microdc_logbook.async_describe_events(hass, lambda _d, name, fn: describers.update({name: fn}))
+    assert (
+        "reject 100% (reason: safety_exhaust" in describers[EVENT_HEAT_ROUTED](tripped)["message"]
+    )
+
+    in_band = await _cool_until_clear(site)
+    # The band held the trip longer than the hold: hysteresis, not the hold, kept it.
+    assert in_band * POLL_S > HOLD
+    assert site.state("sensor", "heat_routing").state == "requested"
+    assert site.events[-1].data["new"] == {"shared_loop": 1.0}
+    shared_loop = await site.slots("shared_loop")
+    assert (shared_loop[COMFORT - 1], shared_loop[SAFETY - 1]) == (100.0, None)
+    assert (await site.slots("dry_cooler"))[SAFETY - 1] is None
+    assert limit_issue not in _issues(hass)
+    assert site.entry.runtime_data is runtime  # cleared by the router itself, not by a reload
+
+
+async def test_a_limit_crossed_repeatedly_raises_a_repair(
+    hass: HomeAssistant, routed_site: Callable[..., Any]
+) -> None:
+    """Three exhaust trips within a day: a repair that says how often, what limit and what to
+    check; it stays through a restart and clears after a day without a trip."""
+    site = await _warm_day_on_the_shared_loop(routed_site)
+    repeated = f"routing_repeated_{site.entry.entry_id}_safety_exhaust"
+    for _ in range(3):
+        assert repeated not in _issues(hass)
+        await _heat_until_trip(site)
+        await _cool_until_clear(site)
+    assert repeated in _issues(hass)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, repeated)
+    assert issue is not None
+    assert issue.translation_key == "routing_exhaust_limit_repeated"
+    assert issue.translation_placeholders == {
+        "site": "Corner Shop",
+        "point": "environment: exhaust_temperature",
+        "limit": "28.6",
+        "count": "3",
+        "hours": "24",
+    }
+
+    # Nobody sends heat to the shared loop any more; the pattern survives a restart.
+    await site.call("release_heat")
+    assert await hass.config_entries.async_reload(site.entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert repeated in _issues(hass)
+    # A day without a trip (the simulator's time stands still: nothing heats up): resolved.
+    for _ in range(23):
+        await site.clock.tick(3600)
+    assert repeated in _issues(hass)
+    await site.clock.tick(3600)
+    assert repeated not in _issues(hass)

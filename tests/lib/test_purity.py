@@ -71,7 +71,14 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "entities",
         tuple(
             f"{MICRODC}.{name}"
-            for name in ("entity", "discovery", "command", "heat_sensor", "routing_entity")
+            for name in (
+                "entity",
+                "discovery",
+                "command",
+                "heat_sensor",
+                "routing_entity",
+                "routed_entities",
+            )
         ),
     ),
     (

@@ -30,36 +30,130 @@ SETUP = REPO_ROOT / "scripts" / "demo_setup.py"
 DEMO_TIMEOUT_S = 300.0
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
-from demo_setup import HomeAssistantClient  # noqa: E402
+from demo_setup import DIVERT_SOURCE, HomeAssistantClient  # noqa: E402
+
+# The demo's example automation of each blueprint (scripts/demo_setup.py) and whether it is on.
+AUTOMATIONS = {
+    "microdc_demo_ups_power_events": ("microdc/ups_power_events.yaml", "on"),
+    "microdc_demo_divert_heat": ("microdc/divert_heat_by_occupancy_and_weather.yaml", "on"),
+    # Off: two automations asking for the same site's heat would take turns.
+    "microdc_demo_share_heat": ("microdc/share_heat_between_tenants.yaml", "off"),
+    "microdc_demo_heat_safety_alert": ("microdc/heat_safety_alert.yaml", "on"),
+}
+ENTITY_ID = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
+# Home Assistant logs a blueprint automation it cannot set up, or a run that fails, here.
+AUTOMATION_LOGGERS = ("homeassistant.components.automation", "homeassistant.components.blueprint")
 
 
-async def _snapshot(url: str, login: dict[str, str], change: bool) -> dict[str, Any]:
-    """What the demo made; with change, first what a user would change."""
+def _entity_ids(value: Any) -> set[str]:
+    """The entity ids among a blueprint's inputs (a string, or a list of them)."""
+    values = value if isinstance(value, list) else [value]
+    return {v for v in values if isinstance(v, str) and ENTITY_ID.match(v)}
+
+
+async def _automations(client: HomeAssistantClient) -> dict[str, dict[str, Any] | None]:
+    """Each example automation: its configuration and its entity's state (None: not there)."""
+    registry = await client.ws("config/entity_registry/list")
+    entity_of = {e["unique_id"]: e["entity_id"] for e in registry if e["platform"] == "automation"}
+    found: dict[str, dict[str, Any] | None] = {}
+    for automation_id in AUTOMATIONS:
+        config = await client.request(
+            "GET", f"/api/config/automation/config/{automation_id}", ok=(200, 404)
+        )
+        if config is None or "message" in config:
+            found[automation_id] = None
+            continue
+        entity_id = entity_of.get(automation_id)
+        state = None
+        if entity_id is not None:
+            state = await client.request("GET", f"/api/states/{entity_id}", ok=(200, 404))
+        found[automation_id] = {
+            "config": config,
+            "entity_id": entity_id,
+            "state": None if state is None else state.get("state"),
+        }
+    return found
+
+
+async def _snapshot(url: str, login: dict[str, str]) -> dict[str, Any]:
+    """What the demo made, as the APIs show it."""
     async with aiohttp.ClientSession() as session:
         client = HomeAssistantClient(session, url)
         assert await client.login(login["username"], login["password"])
         try:
-            if change:
-                await client.ws(
-                    "config/entity_registry/update",
-                    entity_id="sensor.rack_pdu_it_power",
-                    new_entity_id="sensor.rack_power",
-                )
-                await client.request(
-                    "DELETE", "/api/config/automation/config/microdc_demo_ups_power_events"
-                )
             entries = await client.request("GET", "/api/config/config_entries/entry?domain=microdc")
             subentries = await client.ws(
                 "config_entries/subentries/list", entry_id=entries[0]["entry_id"]
             )
-            states = {s["entity_id"] for s in await client.request("GET", "/api/states")}
+            states = {s["entity_id"]: s for s in await client.request("GET", "/api/states")}
             return {
                 "entries": [e["entry_id"] for e in entries],
                 "subentries": sorted((s["subentry_type"], s["title"]) for s in subentries),
-                "states": states,
+                "states": set(states),
+                "routing": states.get("sensor.demo_site_heat_routing"),
                 "dashboards": [d["url_path"] for d in await client.ws("lovelace/dashboards/list")],
                 "energy": await client.ws("energy/get_prefs"),
+                "automations": await _automations(client),
+                "helpers": [h["name"] for h in await client.ws("input_boolean/list")],
+                "log": [
+                    entry
+                    for entry in await client.ws("system_log/list")
+                    if entry["name"].startswith(AUTOMATION_LOGGERS)
+                ],
+                # Runs that failed (microdc.divert_heat refusing, say), from the traces.
+                "failed_runs": [
+                    run
+                    for run in await client.ws("trace/list", domain="automation")
+                    if run.get("script_execution") == "error"
+                ],
             }
+        finally:
+            await client.close()
+
+
+async def _change_as_a_user(url: str, login: dict[str, str]) -> None:
+    """What a user changes after the demo: a renamed entity, two deleted automations, the
+    tenants' automation switched on."""
+    async with aiohttp.ClientSession() as session:
+        client = HomeAssistantClient(session, url)
+        assert await client.login(login["username"], login["password"])
+        try:
+            await client.ws(
+                "config/entity_registry/update",
+                entity_id="sensor.rack_pdu_it_power",
+                new_entity_id="sensor.rack_power",
+            )
+            for automation_id in (
+                "microdc_demo_ups_power_events",
+                "microdc_demo_heat_safety_alert",
+            ):
+                await client.request("DELETE", f"/api/config/automation/config/{automation_id}")
+            share = (await _automations(client))["microdc_demo_share_heat"]
+            assert share is not None
+            await client.request(
+                "POST", "/api/services/automation/turn_on", {"entity_id": share["entity_id"]}
+            )
+        finally:
+            await client.close()
+
+
+async def _routed_by_the_blueprint(url: str, login: dict[str, str]) -> dict[str, Any]:
+    """The heat routing sensor once the divert example's request is the router's (it runs
+    when saved: saving reloads automations); the last state seen after the timeout."""
+    async with aiohttp.ClientSession() as session:
+        client = HomeAssistantClient(session, url)
+        assert await client.login(login["username"], login["password"])
+        try:
+            deadline = asyncio.get_running_loop().time() + 60
+            while True:
+                state: dict[str, Any] = await client.request(
+                    "GET", "/api/states/sensor.demo_site_heat_routing"
+                )
+                if state["attributes"].get("source") == DIVERT_SOURCE:
+                    return state
+                if asyncio.get_running_loop().time() > deadline:
+                    return state
+                await asyncio.sleep(0.5)  # polling a state, with a deadline
         finally:
             await client.close()
 
@@ -79,32 +173,60 @@ def test_a_second_run_creates_nothing_and_keeps_what_the_user_changed(tmp_path: 
     url = f"http://127.0.0.1:{ports['MICRODC_HA_PORT']}"
     with _supervisor(tmp_path, env) as process:
         console = Console(process)
-        first = console.wait_for(r"^login: (\S+) (\S+)$", timeout=DEMO_TIMEOUT_S)
+        # A set-up that fails says so at once (Home Assistant keeps running and logging).
+        first = console.wait_for(
+            r"^(?:login: (\S+) (\S+)|microdc demo: not set up: .*)$", timeout=DEMO_TIMEOUT_S
+        )
+        assert first[0].startswith("login: "), first[0]
         printed = "\n".join(console.lines)
         assert "microdc demo: set up in" in printed
         assert f"open {url}/microdc" in printed
         login = json.loads((tmp_path / "login.json").read_text())
         assert (first[1], first[2]) == (login["username"], login["password"])
 
-        before = asyncio.run(_snapshot(url, login, change=True))
-        assert ("modbus_device", "Rack PDU") in before["subentries"]
-        assert ("bacnet_device", "HVAC controller") in before["subentries"]
-        assert len([s for s in before["subentries"] if s[0] == "heat_destination"]) == 4
-        assert "microdc" in before["dashboards"]
+        made = asyncio.run(_snapshot(url, login))
+        assert ("modbus_device", "Rack PDU") in made["subentries"]
+        assert ("bacnet_device", "HVAC controller") in made["subentries"]
+        assert len([s for s in made["subentries"] if s[0] == "heat_destination"]) == 4
+        assert "microdc" in made["dashboards"]
         # Every entity the dashboard shows exists: the names typed into the flows made them.
         dashboard = (REPO_ROOT / "dashboards" / "microdc.yaml").read_text("utf-8")
         shown = set(
             re.findall(r"\b(?:sensor|binary_sensor|number|switch|select)\.[a-z0-9_]+", dashboard)
         )
         assert len(shown) > 30
-        made = (before["states"] - {"sensor.rack_power"}) | {"sensor.rack_pdu_it_power"}
-        assert shown <= made, sorted(shown - made)  # (before the user renamed one above)
-        gas = [s for s in before["energy"]["energy_sources"] if s["type"] == "gas"]
+        assert shown <= made["states"], sorted(shown - made["states"])
+        gas = [s for s in made["energy"]["energy_sources"] if s["type"] == "gas"]
         assert [s["stat_energy_from"] for s in gas] == ["sensor.demo_site_reused_heat"]
         # One IT energy: the site's, not the PDU's as well (that would count it twice).
-        devices = [d["stat_consumption"] for d in before["energy"]["device_consumption"]]
+        devices = [d["stat_consumption"] for d in made["energy"]["device_consumption"]]
         assert devices == ["sensor.demo_site_it_energy"]
 
+        # An example automation per blueprint: set up (not unavailable, as a blueprint
+        # automation with bad inputs is), its inputs naming entities that exist.
+        assert "Demo site summer" in made["helpers"]
+        for automation_id, (path, on) in AUTOMATIONS.items():
+            automation = made["automations"][automation_id]
+            assert automation is not None, automation_id
+            assert automation["config"]["use_blueprint"]["path"] == path
+            assert automation["state"] == on, automation
+            inputs = automation["config"]["use_blueprint"]["input"]
+            named = set().union(*(_entity_ids(v) for v in inputs.values()))
+            assert named, automation_id
+            assert named <= made["states"], (automation_id, sorted(named - made["states"]))
+            if "site" in inputs:
+                assert inputs["site"] == made["entries"][0]
+        assert made["log"] == [], made["log"]
+        assert made["failed_runs"] == [], made["failed_runs"]
+        # The heat is routed by the router on the divert example's request (the select on
+        # automatic): the demo wrote no valve and placed no request of its own.
+        routing = asyncio.run(_routed_by_the_blueprint(url, login))
+        assert routing["attributes"]["source"] == DIVERT_SOURCE, routing
+        assert routing["attributes"]["source_kind"] == "automation"
+        assert routing["state"] in ("requested", "dwell"), routing
+
+        asyncio.run(_change_as_a_user(url, login))
+        before = asyncio.run(_snapshot(url, login))
         second = subprocess.run(
             [
                 sys.executable,
@@ -131,16 +253,31 @@ def test_a_second_run_creates_nothing_and_keeps_what_the_user_changed(tmp_path: 
         assert "already set up, nothing changed" in second.stdout
         assert f"login: {login['username']} {login['password']}" in second.stdout
 
-        after = asyncio.run(_snapshot(url, login, change=False))
+        after = asyncio.run(_snapshot(url, login))
         assert after["entries"] == before["entries"]
         assert after["subentries"] == before["subentries"]
         assert after["dashboards"] == before["dashboards"]
         assert after["energy"] == before["energy"]
-        # The user's changes stand: the renamed entity keeps its id, the automation stays gone.
+        assert after["helpers"] == before["helpers"]
+        # The user's changes stand: the renamed entity keeps its id, the deleted automations
+        # stay gone, the tenants' automation stays on; the others are as the demo made them.
         assert "sensor.rack_power" in after["states"]
         assert "sensor.rack_pdu_it_power" not in after["states"]
-        assert "automation.ups_on_battery_notify" not in after["states"]
-        assert after["states"] == before["states"] - {"automation.ups_on_battery_notify"}
+        deleted = {"microdc_demo_ups_power_events", "microdc_demo_heat_safety_alert"}
+        gone = {made["automations"][a]["entity_id"] for a in deleted}
+        assert {a for a, found in after["automations"].items() if found is None} == deleted
+        assert not gone & after["states"]
+        assert after["states"] == before["states"] - gone
+        assert after["automations"]["microdc_demo_share_heat"]["state"] == "on"
+        for automation_id in AUTOMATIONS.keys() - deleted:
+            automation, made_one = (
+                after["automations"][automation_id],
+                made["automations"][automation_id],
+            )
+            assert automation is not None
+            assert automation["config"] == made_one["config"]
+        assert after["log"] == [], after["log"]
+        assert after["failed_runs"] == [], after["failed_runs"]
 
         # Ctrl-C: everything stops, and the console's reader thread with it.
         os.killpg(process.pid, signal.SIGINT)

@@ -10,11 +10,14 @@
 - ``microdc_bench/watch`` (websocket subscription) sends, for the given entity ids, every state
   change with ``time.monotonic()`` at the moment Home Assistant wrote it. CLOCK_MONOTONIC is the
   same clock in every process of the machine, so the benchmark compares it with its own.
+- ``microdc_bench/profile`` (websocket) starts cProfile on the event loop's thread, or stops it
+  and writes its statistics (pstats) to the given file, for ``scale.py --profile``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
 from pathlib import Path
 import time
 from typing import Any
@@ -113,6 +116,26 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         )
         connection.send_result(msg["id"])
 
+    profiler: list[cProfile.Profile] = []
+
+    @websocket_api.websocket_command(
+        {vol.Required("type"): f"{DOMAIN}/profile", vol.Optional("stats_file"): str}
+    )
+    @websocket_api.async_response
+    async def ws_profile(
+        hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
+    ) -> None:
+        # Enabled from a callback in the loop, so it profiles the loop's thread only.
+        if "stats_file" not in msg:
+            profiler.append(cProfile.Profile())
+            profiler[-1].enable()
+        else:
+            running = profiler.pop()
+            running.disable()
+            await hass.async_add_executor_job(running.dump_stats, msg["stats_file"])
+        connection.send_result(msg["id"])
+
     websocket_api.async_register_command(hass, ws_stall)
+    websocket_api.async_register_command(hass, ws_profile)
     websocket_api.async_register_command(hass, ws_watch)
     return True

@@ -208,6 +208,32 @@ async def test_poll(sim: Site, network: BacnetNetwork) -> None:
     assert flow == float(f"{flow:.7g}")
 
 
+async def test_poll_decoded_by_hand_reads_what_bacpypes3_reads(
+    sim: Site, network: BacnetNetwork
+) -> None:
+    """The poll's own codec and bacpypes3's generic decoding give the same readings."""
+    client = network.device(sim.device.address, INSTANCE)
+    await client.identify()
+    points = [o for o in await client.read_object_list() if o.type != "device"]
+    points.append(ObjectId("analog-value", 999))  # an unknown object: the device's error
+    sim.model.step(600.0)
+    sim.device.sync()
+    by_hand = await client.read_present_values(points)
+    assert client.hand_decoded_polls is True
+    client.hand_decoded_polls = False  # as for a device that answers in another shape
+    generally = await client.read_present_values(points)
+
+    def shown(readings: dict[ObjectId, PointReading]) -> list[tuple[object, ...]]:
+        # Errors compare by what they say (exceptions are not equal by value).
+        return [
+            (r.object_id, r.present_value, r.status_flags, repr(r.error)) for r in readings.values()
+        ]
+
+    assert shown(by_hand) == shown(generally)
+    assert {type(r.present_value) for r in by_hand.values()} == {float, bool, type(None)}
+    assert isinstance(by_hand[ObjectId("analog-value", 999)].error, BacnetUnknownObjectError)
+
+
 async def test_write_and_relinquish(sim: Site, network: BacnetNetwork) -> None:
     client = network.device(sim.device.address, INSTANCE)
     await client.write_present_value(STOCKROOM_VALVE, 40.0, priority=13)

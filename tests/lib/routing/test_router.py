@@ -194,6 +194,24 @@ def test_a_change_waits_for_the_dwell() -> None:
     assert moved.since == 60.0
 
 
+def test_the_first_command_after_relinquish_does_not_wait() -> None:
+    """A new site starts relinquished: the first request routes at once, the next waits."""
+    router = make_router(RoutingSettings(dwell=60.0, default=DefaultRouting.RELINQUISH))
+    readings = nominal()
+    start = router.evaluate(0.0, readings)
+    assert (start.reason, start.shares) == (Reason.RELINQUISH, ())
+    router.divert(AUTOMATION, {"stockroom": 1}, 5.0)
+    first = router.evaluate(5.0, readings)
+    assert (first.reason, first.shares, first.since) == (
+        Reason.REQUESTED,
+        (("stockroom", 1.0),),
+        5.0,
+    )
+    follow(first, readings)
+    router.divert(AUTOMATION, {"tenant_a": 1}, 10.0)
+    assert router.evaluate(10.0, readings).reason is Reason.DWELL
+
+
 def test_going_back_within_the_dwell_is_no_change() -> None:
     router = make_router()
     router.divert(USER, {"stockroom": 1}, 0.0)

@@ -31,6 +31,8 @@ from typing import Any, Final
 
 from bacpypes3.apdu import (  # type: ignore[import-untyped]
     AbortPDU,
+    ComplexAckPDU,
+    ConfirmedRequestPDU,
     ErrorPDU,
     ErrorRejectAbortNack,
     RejectPDU,
@@ -41,12 +43,14 @@ from bacpypes3.apdu import (  # type: ignore[import-untyped]
 from bacpypes3.app import Application  # type: ignore[import-untyped]
 from bacpypes3.appservice import ApplicationServiceAccessPoint  # type: ignore[import-untyped]
 from bacpypes3.basetypes import (  # type: ignore[import-untyped]
+    ErrorClass,
+    ErrorCode,
     ErrorType,
     PriorityValue,
     PropertyIdentifier,
     StatusFlags as _StatusFlags,
 )
-from bacpypes3.comm import bind  # type: ignore[import-untyped]
+from bacpypes3.comm import ServiceAccessPoint, bind  # type: ignore[import-untyped]
 from bacpypes3.errors import ServicesError  # type: ignore[import-untyped]
 from bacpypes3.ipv4.link import (  # type: ignore[import-untyped]
     ForeignLinkLayer,
@@ -68,6 +72,13 @@ from bacpypes3.primitivedata import (  # type: ignore[import-untyped]
 )
 from bacpypes3.vendor import get_vendor_info  # type: ignore[import-untyped]
 
+from .bacnet_poll_codec import (
+    PolledValue,
+    PropertyError,
+    decode_ack,
+    encode_request,
+    is_poll_request,
+)
 from .bacnet_types import (
     BacnetAbortError,
     BacnetConfigError,
@@ -240,6 +251,45 @@ def _encode_present(object_id: ObjectId, value: float | bool | int) -> Any:
     return Real(float(value))
 
 
+_READ_PROPERTY_MULTIPLE: Final = 14  # the confirmed service choice (clause 21)
+
+
+class _RawAckServiceAccessPoint(ApplicationServiceAccessPoint):  # type: ignore[misc]
+    """bacpypes3's service access point, handing the poll's answers up undecoded.
+
+    The poll decodes its ReadPropertyMultiple-ACKs itself (bacnet_poll_codec.py); every
+    other answer, and errors, rejects and aborts to the poll, are decoded as before.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.raw_acks: set[tuple[Any, int]] = set()  # (device address, invoke id)
+
+    async def sap_response(self, apdu: Any) -> None:
+        if isinstance(apdu, ComplexAckPDU):
+            key = (apdu.pduSource, apdu.apduInvokeID)
+            if key in self.raw_acks:
+                self.raw_acks.discard(key)
+                await ServiceAccessPoint.sap_response(self, apdu)
+                return
+        await super().sap_response(apdu)
+
+
+def _polled(object_id: ObjectId, value: PolledValue) -> PropertyValue | BacnetError:
+    """A value of the hand-decoded poll as the bacpypes3 path gives it."""
+    if isinstance(value, PropertyError):
+        error_class, error_code = (
+            str(ErrorClass(value.error_class)),
+            str(ErrorCode(value.error_code)),
+        )
+        return _ERRORS_BY_CODE.get(error_code, BacnetDeviceError)(error_class, error_code)
+    if isinstance(value, tuple):
+        return StatusFlags(*value)
+    if isinstance(value, bool) and object_id.is_binary:
+        return "active" if value else "inactive"  # BinaryPV's names
+    return value
+
+
 class _SharedApplication(Application):  # type: ignore[misc]
     """bacpypes3's application with microdc's hooks for I-Am and COV notifications."""
 
@@ -252,7 +302,7 @@ class _SharedApplication(Application):  # type: ignore[misc]
         on_cov: Callable[[Any], bool],
     ) -> None:
         Application.__init__(self)
-        self.asap = ApplicationServiceAccessPoint(device_object, self.device_info_cache)
+        self.asap = _RawAckServiceAccessPoint(device_object, self.device_info_cache)
         self.nsap = NetworkServiceAccessPoint()
         self.nse = NetworkServiceElement()
         bind(self.nse, self.nsap)
@@ -290,6 +340,16 @@ class _SharedApplication(Application):  # type: ignore[misc]
         if not self._on_cov(apdu):
             raise ServicesError(errorCode="unknownSubscription")
         await self.response(SimpleAckPDU(context=apdu))
+
+    def request_raw_ack(self, destination: Any, service_data: bytes) -> Any:
+        """Send a ReadPropertyMultiple already encoded; its future gets the ack undecoded."""
+        request = ConfirmedRequestPDU(_READ_PROPERTY_MULTIPLE, destination=destination)
+        request.put_data(service_data)
+        future = self.request(request)  # assigns the invoke id before anything is sent
+        key = (destination, request.apduInvokeID)
+        self.asap.raw_acks.add(key)
+        future.add_done_callback(lambda _: self.asap.raw_acks.discard(key))
+        return future
 
     async def aclose(self) -> None:
         """Deregister from the BBMD (when foreign) and close the socket."""
@@ -702,6 +762,9 @@ class BacnetDeviceClient:
         self.requests_sent = 0  # confirmed requests, for the benchmark's requests per poll
         self.available = True  # False after a timeout, True again after any answer
         self.rpm_supported: bool | None = None  # None until the device has shown either way
+        # The poll's answers decoded by hand (None: not yet tried; False: the device's answers
+        # are not in the expected shape, bacpypes3 decodes them).
+        self.hand_decoded_polls: bool | None = None
         self._subscriptions: list[CovSubscription] = []
         # Process ids of subscriptions that timed out or were given up while the device may
         # still have accepted them: a retry reuses the id, so the device replaces its entry
@@ -861,16 +924,8 @@ class BacnetDeviceClient:
     ) -> dict[tuple[ObjectId, str], PropertyValue | BacnetError]:
         if self.rpm_supported is False:
             return await self._read_singly(batch)
-        parameters: list[Any] = []
-        for oid, props in batch:
-            parameters.append(_bacnet_object_id(oid))
-            parameters.append([PropertyIdentifier(prop) for prop in props])
         try:
-            raw = await self._call(
-                lambda: self._network.app.read_property_multiple(
-                    self._address, list(parameters), vendor_info=_ASHRAE
-                )
-            )
+            results = await self._read_multiple(batch)
         except BacnetRejectError as err:
             if err.reason in _NO_RPM_REJECTS:
                 self.rpm_supported = False
@@ -888,10 +943,56 @@ class BacnetDeviceClient:
             # Also an RPM whose every object is unknown: let single reads say which.
             return await self._read_singly(batch)
         self.rpm_supported = True
+        return results
+
+    async def _read_multiple(
+        self, batch: list[tuple[ObjectId, tuple[str, ...]]]
+    ) -> dict[tuple[ObjectId, str], PropertyValue | BacnetError]:
+        """One ReadPropertyMultiple: the poll's decoded by hand, the rest by bacpypes3."""
+        if self.hand_decoded_polls is not False and all(
+            is_poll_request(oid.type, props) for oid, props in batch
+        ):
+            decoded = await self._read_poll_batch(batch)
+            if decoded is not None:
+                return decoded
+        parameters: list[Any] = []
+        for oid, props in batch:
+            parameters.append(_bacnet_object_id(oid))
+            parameters.append([PropertyIdentifier(prop) for prop in props])
+        raw = await self._call(
+            lambda: self._network.app.read_property_multiple(
+                self._address, list(parameters), vendor_info=_ASHRAE
+            )
+        )
         results: dict[tuple[ObjectId, str], PropertyValue | BacnetError] = {}
         for raw_oid, raw_prop, _index, value in raw:
             key = (_object_id(raw_oid), str(raw_prop))
             results[key] = _error(value) if isinstance(value, ErrorType) else _python(value)
+        return results
+
+    async def _read_poll_batch(
+        self, batch: list[tuple[ObjectId, tuple[str, ...]]]
+    ) -> dict[tuple[ObjectId, str], PropertyValue | BacnetError] | None:
+        """The poll's batch, encoded and decoded by hand; None: the answer was not its shape.
+
+        Errors, rejects and aborts raise as from bacpypes3's read, for _read_batch to handle.
+        """
+        service_data = encode_request([(oid.type, oid.instance, props) for oid, props in batch])
+        ack = await self._call(
+            lambda: self._network.app.request_raw_ack(self._address, service_data)
+        )
+        decoded = decode_ack(bytes(ack.pduData))
+        asked = {(oid.type, oid.instance, prop) for oid, props in batch for prop in props}
+        if decoded is None or {(t, i, p) for t, i, p, _ in decoded} != asked:
+            # A device answering in another datatype or shape: bacpypes3 reads it from now on.
+            _LOGGER.debug("%s: poll answer not in the expected shape; decoding it generally", self)
+            self.hand_decoded_polls = False
+            return None
+        self.hand_decoded_polls = True
+        results: dict[tuple[ObjectId, str], PropertyValue | BacnetError] = {}
+        for object_type, instance, prop, value in decoded:
+            oid = ObjectId(object_type, instance)
+            results[oid, prop] = _polled(oid, value)
         return results
 
     async def _split(
@@ -1016,14 +1117,16 @@ class BacnetDeviceClient:
         """
         if lifetime_s < 0:
             raise ValueError("lifetime_s must be 0 (indefinite) or positive")
+        process_id = self._unconfirmed_process_ids.pop(object_id, None)
+        if process_id is None:
+            process_id = self._network._next_process_id()
         subscription = CovSubscription(
             self,
             object_id,
             callback,
             lifetime_s=lifetime_s,
             confirmed=confirmed,
-            process_id=self._unconfirmed_process_ids.pop(object_id, None)
-            or self._network._next_process_id(),
+            process_id=process_id,
         )
         self._network._register_subscription(subscription)
         try:

@@ -27,11 +27,13 @@ loop_supply_temperature. docs/routing.md explains the rules; in short:
   a hold time before a trip clears.
 - router.py: the dwell between routing changes, safety over everything, the Decision.
 - decision.py: the Decision, its reasons and trips. state.py: what survives a restart.
+- repeats.py: a temperature limit crossed repeatedly (3 trips in 24 h), for a repair.
 - settings.py: the site's limits, timers and BACnet priorities, validated.
 """
 
 from .decision import Decision, Reason, Trip, ValveCommand
 from .destinations import REJECT, Destination, DestinationError, DestinationKind, Valve
+from .repeats import REPEAT_COUNT, REPEAT_WINDOW_S, Repeated, TripHistory
 from .requests import Request, RequestError, Shares, Source, SourceKind
 from .router import Dropped, HeatRouter
 from .safety import Readings
@@ -40,6 +42,8 @@ from .state import StoredState, StoredStateError
 
 __all__ = [
     "REJECT",
+    "REPEAT_COUNT",
+    "REPEAT_WINDOW_S",
     "Decision",
     "DefaultRouting",
     "Destination",
@@ -49,6 +53,7 @@ __all__ = [
     "HeatRouter",
     "Readings",
     "Reason",
+    "Repeated",
     "Request",
     "RequestError",
     "RoutingSettings",
@@ -59,6 +64,7 @@ __all__ = [
     "StoredState",
     "StoredStateError",
     "Trip",
+    "TripHistory",
     "Valve",
     "ValveCommand",
 ]

@@ -114,7 +114,9 @@ class HeatRouter:
             routing, reason = target, target_reason or base
         elif target == current:
             routing, reason = current, target_reason or base
-        elif now - self._since >= self.settings.dwell:
+        elif not current or now - self._since >= self.settings.dwell:
+            # From relinquish (microdc commands nothing, the building's controls are in
+            # charge) the first command moves no valve of microdc's back and forth: no dwell.
             routing, reason = target, target_reason or base
         else:
             kept, kept_reason = self._safe(current)
