@@ -550,7 +550,10 @@ class SiteRouting:
         self._note_control(ref, in_control, ours)
 
     def _note_control(self, ref: PointRef, in_control: int | None, ours: int) -> None:
-        if in_control is not None and in_control < ours:
+        # Our own other priority is no override: a poll that lands while a valve moves from
+        # comfort to safety sees the new safety command before the write has recorded it.
+        own = (self.settings.safety_priority, self.settings.comfort_priority)
+        if in_control is not None and in_control < ours and in_control not in own:
             if self.overridden.get(ref) != in_control:
                 self.overridden[ref] = in_control
                 self._fire_overridden(ref, in_control)

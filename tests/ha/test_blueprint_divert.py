@@ -119,6 +119,9 @@ BASE_INPUT: dict[str, Any] = {
     "summer_destination": "reject",
     "spare_destination": "Shared loop",
     "preheat": {"hours": 1},
+    # One destination at a time, so that each transition reads plainly; the default (the
+    # spare destination beside the spaces) has its own test.
+    "spare_alongside": 0,
 }
 
 
@@ -431,3 +434,27 @@ async def test_an_unavailable_space_temperature_gets_no_heat(
         ("09:00", _asks("Tenant A")),
         ("09:00", _asks("Shared loop")),
     ]
+
+
+async def test_the_spare_destination_takes_a_share_beside_the_spaces(
+    hass: HomeAssistant, tmp_path: Path, freezer: FrozenDateTimeFactory
+) -> None:
+    """By default the shared loop keeps a share beside a heated space (what the space's heat
+    exchanger cannot take); never reject, which would take the space's heat away."""
+    recorder = await _set_up(hass, tmp_path, freezer, "10:00", {"spare_alongside": 1})
+    hass.states.async_set(STOCKROOM_OCCUPANCY, "on")
+    await hass.async_block_till_done()
+    assert recorder.transitions() == [
+        ("10:00", _asks(shares={"Tenant A": 1, "Shared loop": 1})),
+        ("10:00", _asks(shares={"Stockroom": 1, "Shared loop": 1})),
+    ]
+
+
+async def test_reject_as_spare_takes_no_share_beside_the_spaces(
+    hass: HomeAssistant, tmp_path: Path, freezer: FrozenDateTimeFactory
+) -> None:
+    """With reject as the spare destination a space that needs heat gets all of it."""
+    recorder = await _set_up(
+        hass, tmp_path, freezer, "10:00", {"spare_alongside": 1, "spare_destination": "reject"}
+    )
+    assert recorder.transitions() == [("10:00", _asks("Tenant A"))]

@@ -72,7 +72,9 @@ def _asks(destination: str | None = None, shares: dict[str, float] | None = None
     return data
 
 
-async def _tenants(hass: HomeAssistant, tmp_path: Path, policy: str) -> None:
+async def _tenants(
+    hass: HomeAssistant, tmp_path: Path, policy: str, spare_alongside: float = 0
+) -> None:
     hass.states.async_set(TENANT_A_T, "20.0")
     hass.states.async_set(TENANT_B_T, "19.0")
     hass.states.async_set(TENANT_B_OPEN, "on")
@@ -91,6 +93,7 @@ async def _tenants(hass: HomeAssistant, tmp_path: Path, policy: str) -> None:
             "temperature_2": TENANT_B_T,
             "wanted_2": 20.5,
             "open_2": [TENANT_B_OPEN],
+            "spare_alongside": spare_alongside,
         },
     )
 
@@ -146,6 +149,22 @@ async def test_priority_gives_all_to_the_first_that_wants_it(
     await hass.async_block_till_done()
     await _set(hass, TENANT_A_T, "21.5")
     assert _changes(divert) == [_asks("Tenant A"), _asks("Tenant B")]
+
+
+async def test_the_spare_destination_keeps_a_part_beside_the_tenants(
+    hass: HomeAssistant, tmp_path: Path, freezer: FrozenDateTimeFactory, divert: list
+) -> None:
+    """The default: the shared loop gets as much as the tenants together (what their heat
+    exchangers cannot take), whether the tenants share or one has it all."""
+    await _tenants(hass, tmp_path, "fair", spare_alongside=1)
+    freezer.tick(timedelta(minutes=5))
+    async_fire_time_changed(hass)
+    await hass.async_block_till_done()
+    await _set(hass, TENANT_B_OPEN, "off")
+    assert _changes(divert) == [
+        _asks(shares={"Tenant A": 1.0, "Tenant B": 1.5, "Shared loop": 2.5}),
+        _asks(shares={"Tenant A": 1, "Shared loop": 1.0}),
+    ]
 
 
 @pytest.fixture(name="alerts")
