@@ -1,8 +1,10 @@
 """The occupancy-and-weather blueprint, run as an automation over a simulated winter day.
 
-The heat router's Home Assistant side (the microdc.divert_heat / microdc.release_heat actions,
-the "Heat destination" select) is not merged yet, so these tests register both actions as
-recording stand-ins and assert the exact calls the blueprint makes. The router's own rules
+Both actions (microdc.divert_heat / microdc.release_heat) are recording stand-ins here, so the
+exact calls the blueprint makes, and when, can be asserted minute by minute with Home
+Assistant's wall clock frozen (schedules, the forecast's pre-heating). The same blueprint
+against the real router and simulator, where that clock cannot be moved, is
+tests/ha/test_heat_days.py. The router's own rules
 (a person's request ranks over an automation's, safety over everyone) are tested in
 tests/lib/routing; here the blueprint must only ever ask under its own source and never release.
 """
@@ -290,7 +292,7 @@ async def test_only_its_own_source_and_never_a_release(
     """A person's choice on the select is a request of a higher-ranked source: the blueprint
     never asks under another source and never releases, so re-evaluation cannot undo it."""
     recorder = await _set_up(hass, tmp_path, freezer, "09:00")
-    # The person's choice, on the select the router glue will provide (a stand-in state here).
+    # The person's choice, on the router's select (a stand-in state here).
     hass.states.async_set("select.demo_heat_destination", "tenant_b")
     await _run_until(hass, freezer, "12:00", WINTER_DAY)
     hass.states.async_set("select.demo_heat_destination", "automatic")

@@ -1,8 +1,8 @@
 """The tenant-sharing and heat-safety blueprints, run as automations.
 
-The heat router's Home Assistant side (microdc.divert_heat, the "Heat routing" and "Heat
-safety" sensors) is not merged yet: the actions are recording stand-ins registered here, and
-the sensors are stand-in states with the attributes the router contract names.
+The action is a recording stand-in registered here, and the sensors are stand-in states with
+the attributes the router gives them, so every call and notification can be asserted exactly;
+tests/ha/test_heat_days.py runs the same blueprints against the real router and simulator.
 """
 
 from __future__ import annotations
