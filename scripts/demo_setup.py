@@ -587,7 +587,13 @@ class DemoSetup:
             await self._add_subentry(step, "heat_destination", name, answer)
 
     async def daily_meters(self) -> None:
-        """A daily utility meter helper over each destination's "Heat to" sensor."""
+        """A daily utility meter helper over each destination's "Heat to" sensor.
+
+        A new utility meter reads "unknown" until its source's state changes, and a destination
+        that has had no heat yet keeps its kWh: the site is reloaded once (its entry's Reload),
+        so that every new meter starts at 0 kWh, and the demo waits until they show a number.
+        """
+        made: list[str] = []
         destinations = [
             s for s in await self.subentries() if s["subentry_type"] == "heat_destination"
         ]
@@ -628,6 +634,28 @@ class DemoSetup:
             )
             self.record.mark(step, entity_id)
             self.created.append(f"helper {name}")
+            made.append(entity_id)
+        if made:
+            await self.client.request(
+                "POST", f"/api/config/config_entries/entry/{self.entry_id}/reload"
+            )
+            await self.wait_for_numbers(made)
+
+    async def wait_for_numbers(self, entity_ids: Iterable[str]) -> None:
+        """Until each of these entities has a number as its state."""
+        deadline = time.monotonic() + ENTITIES_TIMEOUT_S
+        for entity_id in entity_ids:
+            while True:
+                state = await self.client.request("GET", f"/api/states/{entity_id}", ok=(200, 404))
+                try:
+                    float((state or {}).get("state", ""))
+                except ValueError:
+                    pass
+                else:
+                    break
+                if time.monotonic() > deadline:
+                    raise SetupError(f"{entity_id} shows no number: {state}")
+                await asyncio.sleep(0.5)
 
     # --- waiting for what the site made ---
 
