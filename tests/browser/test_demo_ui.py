@@ -148,8 +148,15 @@ def test_dashboard_shows_the_simulators_values(demo: Demo, browser: webdriver.Ch
     runtime = re.search(r"Runtime\n(\d+)m\b", text)
     assert runtime, text
     assert int(runtime[1]) == pytest.approx(truth["ups_runtime_s"] / 60, abs=2)
-    _screenshot(browser, "dashboard.png")
     _no_microdc_console_errors(browser)
+
+
+def _icons_drawn(browser: webdriver.Chrome) -> bool:
+    """Every state icon has its picture (the frontend loads them after the text)."""
+    return all(
+        any(path.get_attribute("d") for path in ui.deep(browser, "path", icon))
+        for icon in ui.deep(browser, "ha-state-icon")
+    )
 
 
 # The dashboard's valve rows (their feedback sensors), by the simulator's valve they show.
@@ -189,6 +196,10 @@ def test_dashboard_shows_where_the_valves_are_and_todays_heat_read_only(
     pump = re.search(r"Loop pump\n(On|Off)\b", text)
     assert pump, text
     assert (pump[1] == "On") == bool(truth["pump_on"])
+    # The README's picture, once the select and the icons are drawn too.
+    ui.wait_for_text(browser, "Send heat to")
+    ui.wait_for("the icons", lambda: _icons_drawn(browser))
+    _screenshot(browser, "dashboard.png")
     _no_microdc_console_errors(browser)
 
 
