@@ -79,6 +79,11 @@ BACNET_ROLES: dict[str, str] = {
     "VLV-SHARED-LOOP": "valve_position",
     "VLV-DRY-COOLER": "valve_position",
     "LOOP-PUMP": "pump_command",
+    "VLV-STOCKROOM-POS": "valve_feedback",
+    "VLV-TENANT-A-POS": "valve_feedback",
+    "VLV-TENANT-B-POS": "valve_feedback",
+    "VLV-SHARED-LOOP-POS": "valve_feedback",
+    "VLV-DRY-COOLER-POS": "valve_feedback",
 }
 # The names the demo gives the controller's objects in the flow's names step (the flow offers
 # each object's description; a person would type shorter ones). The entity ids follow them:
@@ -100,14 +105,29 @@ BACNET_NAMES: dict[str, str] = {
     "VLV-SHARED-LOOP": "Shared loop valve",
     "VLV-DRY-COOLER": "Dry cooler valve",
     "LOOP-PUMP": "Loop pump",
+    "VLV-STOCKROOM-POS": "Stockroom valve position",
+    "VLV-TENANT-A-POS": "Tenant A valve position",
+    "VLV-TENANT-B-POS": "Tenant B valve position",
+    "VLV-SHARED-LOOP-POS": "Shared loop valve position",
+    "VLV-DRY-COOLER-POS": "Dry cooler valve position",
 }
-# Heat destinations: name, kind, the controller's valve object that sends heat there.
+# Heat destinations: name, kind, the controller's valve object that sends heat there and the
+# object that says where that valve actually is (its feedback: the router checks that the valve
+# followed its command, and the dashboard shows it, read-only). The dry cooler's feedback has no
+# place in the site's settings yet (reject's valve is found by its name): the dashboard shows it.
 DESTINATIONS = (
-    ("Stockroom", "stockroom", "VLV-STOCKROOM"),
-    ("Tenant A", "tenant", "VLV-TENANT-A"),
-    ("Tenant B", "tenant", "VLV-TENANT-B"),
-    ("Shared loop", "shared_loop", "VLV-SHARED-LOOP"),
+    ("Stockroom", "stockroom", "VLV-STOCKROOM", "VLV-STOCKROOM-POS"),
+    ("Tenant A", "tenant", "VLV-TENANT-A", "VLV-TENANT-A-POS"),
+    ("Tenant B", "tenant", "VLV-TENANT-B", "VLV-TENANT-B-POS"),
+    ("Shared loop", "shared_loop", "VLV-SHARED-LOOP", "VLV-SHARED-LOOP-POS"),
 )
+# Each destination's heat today: a daily utility meter helper over its "Heat to <destination>"
+# sensor, as made in Settings > Devices & services > Helpers > Create helper > Utility meter.
+# It counts from the minute it is made; a statistic card's "change today" needs the recorder's
+# long-term statistics, which the first hour does not have. Home Assistant puts it on its
+# source's device (the site's), so its entity id begins with the site's name:
+# sensor.demo_site_stockroom_heat_today, ... (dashboards/microdc.yaml).
+DAILY_METER_NAME = "{destination} heat today"
 
 # The heat blueprints' example automations route heat through the router: the demo neither
 # writes a valve (the router owns the destinations' valves) nor asks microdc.divert_heat itself
@@ -535,7 +555,7 @@ class DemoSetup:
             for s in await self.subentries()
             if s["subentry_type"] == "heat_destination"
         }
-        for name, kind, valve in DESTINATIONS:
+        for name, kind, valve, feedback in DESTINATIONS:
             step = f"destination:{kind}:{name}"
             if step in self.record:
                 continue
@@ -544,20 +564,98 @@ class DemoSetup:
                 continue
 
             def answer(
-                form: dict[str, Any], name: str = name, kind: str = kind, valve: str = valve
+                form: dict[str, Any],
+                name: str = name,
+                kind: str = kind,
+                valve: str = valve,
+                feedback: str = feedback,
             ) -> dict[str, Any]:
                 schema = form["data_schema"]
-                key = objects[valve]
-                refs = [
-                    o["value"]
-                    for o in select_options(schema, "valves")
-                    if o["value"].endswith(f"/{key}") or valve in o["label"]
-                ]
+                values = field_defaults(schema)
+                refs = _point_refs(select_options(schema, "valves"), objects[valve], valve)
                 if len(refs) != 1:
                     raise SetupError(f"no single valve point for {valve}: {refs}")
-                return field_defaults(schema) | {"name": name, "kind": kind, "valves": refs}
+                # The routing section's first feedback field is the first valve's.
+                routing = next(f for f in schema if f["name"] == "routing")["schema"]
+                found = _point_refs(select_options(routing, "feedback_1"), objects[feedback])
+                if len(found) == 1:
+                    values["routing"] = values.get("routing", {}) | {"feedback_1": found[0]}
+                else:
+                    say(f"microdc demo: no feedback point {feedback} for the {name} valve")
+                return values | {"name": name, "kind": kind, "valves": refs}
 
             await self._add_subentry(step, "heat_destination", name, answer)
+
+    async def daily_meters(self) -> None:
+        """A daily utility meter helper over each destination's "Heat to" sensor.
+
+        A new utility meter reads "unknown" until its source's state changes, and a destination
+        that has had no heat yet keeps its kWh: the site is reloaded once (its entry's Reload),
+        so that every new meter starts at 0 kWh, and the demo waits until they show a number.
+        """
+        made: list[str] = []
+        destinations = [
+            s for s in await self.subentries() if s["subentry_type"] == "heat_destination"
+        ]
+        for destination in destinations:
+            name = DAILY_METER_NAME.format(destination=destination["title"])
+            step = f"meter:{destination['subentry_id']}"
+            if step in self.record:
+                continue
+            helpers = await self.client.request(
+                "GET", "/api/config/config_entries/entry?domain=utility_meter"
+            )
+            if any(h["title"].casefold() == name.casefold() for h in helpers):
+                self.record.mark(step, "existed")
+                continue
+            source = await self.entity_by_unique_id(
+                "microdc", f"{self.entry_id}_destination_heat_{destination['subentry_id']}"
+            )
+
+            def answer(form: dict[str, Any], name: str = name, source: str = source) -> Any:
+                values = field_defaults(form["data_schema"])
+                return values | {"name": name, "source": source, "cycle": "daily"}
+
+            result = await self.client.flow(
+                "/api/config/config_entries/flow",
+                {"handler": "utility_meter", "show_advanced_options": False},
+                answer,
+            )
+            if result["type"] != "create_entry":
+                raise SetupError(f"the utility meter {name} ended with {result}")
+            helper_id = result["result"]["entry_id"]
+            entity_id = await self.entity_by_unique_id("utility_meter", helper_id)
+            # Two decimals, as the "Heat to" sensor shows them (the entity's settings dialog).
+            await self.client.ws(
+                "config/entity_registry/update",
+                entity_id=entity_id,
+                options_domain="sensor",
+                options={"display_precision": 2},
+            )
+            self.record.mark(step, entity_id)
+            self.created.append(f"helper {name}")
+            made.append(entity_id)
+        if made:
+            await self.client.request(
+                "POST", f"/api/config/config_entries/entry/{self.entry_id}/reload"
+            )
+            await self.wait_for_numbers(made)
+
+    async def wait_for_numbers(self, entity_ids: Iterable[str]) -> None:
+        """Until each of these entities has a number as its state."""
+        deadline = time.monotonic() + ENTITIES_TIMEOUT_S
+        for entity_id in entity_ids:
+            while True:
+                state = await self.client.request("GET", f"/api/states/{entity_id}", ok=(200, 404))
+                try:
+                    float((state or {}).get("state", ""))
+                except ValueError:
+                    pass
+                else:
+                    break
+                if time.monotonic() > deadline:
+                    raise SetupError(f"{entity_id} shows no number: {state}")
+                await asyncio.sleep(0.5)
 
     # --- waiting for what the site made ---
 
@@ -932,10 +1030,21 @@ class DemoSetup:
             # The flows named the devices and objects: only wait for the site to show them.
             await self.wait_for_entities(added)
         await self.heat_destinations(await self.bacnet_object_keys())
+        await self.daily_meters()
         await self.energy()
         await self.automations()
         await self.dashboard()
         return user, password
+
+
+def _point_refs(options: Iterable[Mapping[str, str]], key: str, name: str = "") -> list[str]:
+    """The point refs among a select's options that are the controller object ``key`` (or,
+    given its object name, labelled with it)."""
+    return [
+        o["value"]
+        for o in options
+        if o["value"].endswith(f"/{key}") or (name and name in o["label"])
+    ]
 
 
 def _notify(title: str, message: str, notification_id: str | None = None) -> dict[str, Any]:

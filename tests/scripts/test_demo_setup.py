@@ -40,6 +40,28 @@ AUTOMATIONS = {
     "microdc_demo_share_heat": ("microdc/share_heat_between_tenants.yaml", "off"),
     "microdc_demo_heat_safety_alert": ("microdc/heat_safety_alert.yaml", "on"),
 }
+# The controller's valve feedback objects (simulator/sites/demo.yaml), by the destination whose
+# valve each reports, and the dry cooler's (reject's: shown, in no destination's settings).
+FEEDBACK = {
+    "Stockroom": "analog-input_8",
+    "Tenant A": "analog-input_9",
+    "Tenant B": "analog-input_10",
+    "Shared loop": "analog-input_11",
+}
+FEEDBACK_SENSORS = [
+    "sensor.hvac_controller_stockroom_valve_position",
+    "sensor.hvac_controller_tenant_a_valve_position",
+    "sensor.hvac_controller_tenant_b_valve_position",
+    "sensor.hvac_controller_shared_loop_valve_position",
+    "sensor.hvac_controller_dry_cooler_valve_position",
+]
+# The daily utility meter helper of each destination, over its "Heat to" sensor.
+METERS = {
+    "Stockroom heat today": "sensor.demo_site_heat_to_stockroom",
+    "Tenant A heat today": "sensor.demo_site_heat_to_tenant_a",
+    "Tenant B heat today": "sensor.demo_site_heat_to_tenant_b",
+    "Shared loop heat today": "sensor.demo_site_heat_to_shared_loop",
+}
 ENTITY_ID = re.compile(r"^[a-z_]+\.[a-z0-9_]+$")
 # Home Assistant logs a blueprint automation it cannot set up, or a run that fails, here.
 AUTOMATION_LOGGERS = ("homeassistant.components.automation", "homeassistant.components.blueprint")
@@ -75,6 +97,16 @@ async def _automations(client: HomeAssistantClient) -> dict[str, dict[str, Any] 
     return found
 
 
+async def _meter_source(client: HomeAssistantClient, entry_id: str) -> Any:
+    """A utility meter helper's source sensor, as its options dialog shows it (then closed)."""
+    form = await client.request(
+        "POST", "/api/config/config_entries/options/flow", {"handler": entry_id}
+    )
+    await client.request("DELETE", f"/api/config/config_entries/options/flow/{form['flow_id']}")
+    field = next(f for f in form["data_schema"] if f["name"] == "source")
+    return (field.get("description") or {}).get("suggested_value", field.get("default"))
+
+
 async def _snapshot(url: str, login: dict[str, str]) -> dict[str, Any]:
     """What the demo made, as the APIs show it."""
     async with aiohttp.ClientSession() as session:
@@ -86,10 +118,27 @@ async def _snapshot(url: str, login: dict[str, str]) -> dict[str, Any]:
                 "config_entries/subentries/list", entry_id=entries[0]["entry_id"]
             )
             states = {s["entity_id"]: s for s in await client.request("GET", "/api/states")}
+            diagnostics = await client.request(
+                "GET", f"/api/diagnostics/config_entry/{entries[0]['entry_id']}"
+            )
+            meters = await client.request(
+                "GET", "/api/config/config_entries/entry?domain=utility_meter"
+            )
             return {
                 "entries": [e["entry_id"] for e in entries],
                 "subentries": sorted((s["subentry_type"], s["title"]) for s in subentries),
                 "states": set(states),
+                "state": states,
+                # Each destination's settings (the diagnostics redact the subentries' titles).
+                "destinations": [
+                    s["data"]
+                    for s in diagnostics["data"]["subentries"]
+                    if s["subentry_type"] == "heat_destination"
+                ],
+                "meters": sorted(m["title"] for m in meters),
+                "meter_sources": {
+                    m["title"]: await _meter_source(client, m["entry_id"]) for m in meters
+                },
                 "routing": states.get("sensor.demo_site_heat_routing"),
                 "dashboards": [d["url_path"] for d in await client.ws("lovelace/dashboards/list")],
                 "energy": await client.ws("energy/get_prefs"),
@@ -112,8 +161,8 @@ async def _snapshot(url: str, login: dict[str, str]) -> dict[str, Any]:
 
 
 async def _change_as_a_user(url: str, login: dict[str, str]) -> None:
-    """What a user changes after the demo: a renamed entity, two deleted automations, the
-    tenants' automation switched on."""
+    """What a user changes after the demo: a renamed entity, two deleted automations, a deleted
+    daily meter helper, the tenants' automation switched on."""
     async with aiohttp.ClientSession() as session:
         client = HomeAssistantClient(session, url)
         assert await client.login(login["username"], login["password"])
@@ -128,6 +177,13 @@ async def _change_as_a_user(url: str, login: dict[str, str]) -> None:
                 "microdc_demo_heat_safety_alert",
             ):
                 await client.request("DELETE", f"/api/config/automation/config/{automation_id}")
+            meters = await client.request(
+                "GET", "/api/config/config_entries/entry?domain=utility_meter"
+            )
+            tenant_b = next(m for m in meters if m["title"] == "Tenant B heat today")
+            await client.request(
+                "DELETE", f"/api/config/config_entries/entry/{tenant_b['entry_id']}"
+            )
             share = (await _automations(client))["microdc_demo_share_heat"]
             assert share is not None
             await client.request(
@@ -196,6 +252,30 @@ def test_a_second_run_creates_nothing_and_keeps_what_the_user_changed(tmp_path: 
         )
         assert len(shown) > 30
         assert shown <= made["states"], sorted(shown - made["states"])
+        # The valves' feedback: chosen with its role, named, and each destination's valve's
+        # feedback in its settings (the router checks the valve followed its command).
+        for sensor in FEEDBACK_SENSORS:
+            state = made["state"][sensor]
+            assert state["attributes"]["role"] == "valve_feedback", state
+            assert state["attributes"]["unit_of_measurement"] == "%", state
+            assert 0 <= float(state["state"]) <= 100, state
+        feedback = sorted(
+            (valve.rsplit("/", 1)[1], point.rsplit("/", 1)[1])
+            for data in made["destinations"]
+            for valve, point in data.get("feedback", {}).items()
+        )
+        assert feedback == sorted(
+            (f"analog-output_{i}", FEEDBACK[name]) for i, name in enumerate(FEEDBACK, start=1)
+        ), made["destinations"]
+        # Today's heat per destination: a daily utility meter helper over each "Heat to"
+        # sensor, with a number from the first minute (the dashboard shows these).
+        assert made["meters"] == sorted(METERS)
+        for name, source in METERS.items():
+            meter = made["state"][f"sensor.demo_site_{name.lower().replace(' ', '_')}"]
+            assert made["meter_sources"][name] == source
+            assert "next_reset" in meter["attributes"], meter
+            assert float(meter["state"]) >= 0, meter
+            assert meter["attributes"]["unit_of_measurement"] == "kWh", meter
         gas = [s for s in made["energy"]["energy_sources"] if s["type"] == "gas"]
         assert [s["stat_energy_from"] for s in gas] == ["sensor.demo_site_reused_heat"]
         # One IT energy: the site's, not the PDU's as well (that would count it twice).
@@ -259,6 +339,9 @@ def test_a_second_run_creates_nothing_and_keeps_what_the_user_changed(tmp_path: 
         assert after["dashboards"] == before["dashboards"]
         assert after["energy"] == before["energy"]
         assert after["helpers"] == before["helpers"]
+        # The deleted meter helper stays deleted.
+        assert after["meters"] == before["meters"] == sorted(set(METERS) - {"Tenant B heat today"})
+        assert after["destinations"] == before["destinations"]
         # The user's changes stand: the renamed entity keeps its id, the deleted automations
         # stay gone, the tenants' automation stays on; the others are as the demo made them.
         assert "sensor.rack_power" in after["states"]

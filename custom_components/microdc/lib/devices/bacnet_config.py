@@ -41,6 +41,7 @@ ROLE_KINDS: dict[str, tuple[str, bool]] = {
     "heat_meter_energy": ("analog", False),
     "outdoor_temperature": ("analog", False),
     "valve_position": ("analog", True),
+    "valve_feedback": ("analog", True),
     "space_temperature": ("analog", True),
     "occupancy": ("binary", True),
     "pump_command": ("binary", False),
