@@ -136,6 +136,19 @@ async def test_platform_snapshot(  # noqa: PLR0917 - fixtures
     with patch("custom_components.microdc.PLATFORMS", [platform]):
         assert await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
+        # The integration disabled the routed valves' own entities; the engineer enables
+        # them on purpose (they stay enabled), so that they are in the snapshot too.
+        disabled = [
+            e
+            for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
+            if e.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        ]
+        assert bool(disabled) == (platform is Platform.NUMBER)  # the five valves
+        for e in disabled:
+            entity_registry.async_update_entity(e.entity_id, disabled_by=None)
+        if disabled:
+            assert await hass.config_entries.async_reload(entry.entry_id)
+            await hass.async_block_till_done()
     await snapshot_platform(hass, entity_registry, snapshot, entry.entry_id)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
