@@ -156,9 +156,20 @@ class DemoSite:
         self.ahead += timedelta(seconds=seconds)
 
     async def remove(self) -> None:
-        """Remove the site: its Store and entities go with it."""
+        """Remove the site: its Store and entities go with it, and the registry forgets them.
+
+        The harness's subentry ids are fixed, so the next site of the same test (a property
+        test's next example) has the same unique ids, and Home Assistant would bring back the
+        removed site's entities as its own: real sites never share subentry ids, and a
+        registry restoring another entry's entities mid-removal raised KeyError in its index.
+        """
+        await self.hass.async_block_till_done(wait_background_tasks=True)
         await self.hass.config_entries.async_remove(self.entry.entry_id)
         await self.hass.async_block_till_done()
+        registry = er.async_get(self.hass)
+        for key, deleted in list(registry.deleted_entities.items()):
+            if deleted.config_entry_id in (None, self.entry.entry_id):
+                del registry.deleted_entities[key]
 
     async def reload(self) -> None:
         assert await self.hass.config_entries.async_reload(self.entry.entry_id)
