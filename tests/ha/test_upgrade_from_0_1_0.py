@@ -118,12 +118,19 @@ async def test_a_0_1_0_site_keeps_its_entities_devices_and_totals(
     # Every entity of 0.1.0 is still there under its entity id, and only the new ones came.
     assert set(now) - set(before) == NEW_UNIQUE_IDS
     assert set(before) - set(now) == set()
+    # The valves the destinations route are the router's now: their number entities, enabled
+    # in 0.1.0, are disabled by the integration (ids kept; an engineer may enable them again).
+    routed = {f"{ref.device}_{ref.key}" for ref in entry.runtime_data.routing.routed}
+    assert routed
     for unique_id, old in before.items():
         current = now[unique_id]
         assert current.entity_id == old["entity_id"], unique_id
         assert current.config_subentry_id == old["config_subentry_id"], unique_id
         state = hass.states.get(current.entity_id)
-        if old["disabled_by"] is None:
+        if unique_id in routed and current.domain == "number":
+            assert current.disabled_by is er.RegistryEntryDisabler.INTEGRATION, unique_id
+            assert state is None, unique_id
+        elif old["disabled_by"] is None:
             # Provided by the integration again, not a leftover restored by the registry.
             assert state is not None, unique_id
             assert not state.attributes.get("restored"), unique_id
