@@ -267,6 +267,7 @@ async def run(polls: int, baseline_s: float, cov_samples: int, profile_to: Path 
         floor = len(plan_reads(profile.points.values()))
         await asyncio.sleep(5)  # Home Assistant's own start-up work settles
         base = await measure(ha, sim, baseline_s)
+        heap_base = await ha.command({"type": "microdc_bench/heap"})
         setup_started = time.monotonic()
         entry_id = await add_site(ha, sim, room)
         flows_s = time.monotonic() - setup_started
@@ -281,6 +282,7 @@ async def run(polls: int, baseline_s: float, cov_samples: int, profile_to: Path 
         targets = await cov_entities(ha, entry_id, room)
         latencies = await cov_latencies(ha, sim, targets, cov_samples)
         rss_after_cov = rss_mib(ha.ps)
+        heap_loaded = await ha.command({"type": "microdc_bench/heap"})
         errors = [
             line for line in ha.log_text().splitlines() if " ERROR " in line and "microdc" in line
         ]
@@ -305,8 +307,22 @@ async def run(polls: int, baseline_s: float, cov_samples: int, profile_to: Path 
         rss_after_cov=rss_after_cov,
         errors=errors,
     )
+    print_heap(heap_base, heap_loaded)
     if profile_to is not None:
         print_profile(profile_to)
+
+
+def print_heap(base: dict[str, Any], loaded: dict[str, Any]) -> None:
+    """What the garbage collector walks in a full collection, without and with the site."""
+    print(
+        f"Objects the garbage collector tracks: baseline {base['tracked']}, "
+        f"loaded {loaded['tracked']}; one full collection: baseline "
+        f"{base['full_collection_ms']:.0f} ms, loaded {loaded['full_collection_ms']:.0f} ms"
+    )
+    before = dict(base["by_package"])
+    print("  most tracked objects by where their type comes from (loaded, +added by the site):")
+    for package, count in loaded["by_package"]:
+        print(f"  {package:48s} {count:>9d} (+{count - before.get(package, 0)})")
 
 
 def print_profile(stats_file: Path, rows: int = 40) -> None:
@@ -384,7 +400,10 @@ def report(
     )
     print(
         f"Loop stretches over 50 ms in the loaded window: {loaded.stall['over_50ms']} "
-        f"of {loaded.stall['samples']} probe wake-ups"
+        f"of {loaded.stall['samples']} probe wake-ups; garbage collections: "
+        f"{loaded.stall['gc_collections']}, longest {loaded.stall['gc_longest_ms']:.1f} ms "
+        f"(generation {loaded.stall['gc_longest_generation']}), "
+        f"{loaded.stall['gc_total_ms']:.0f} ms in all"
     )
     print(
         f"COV change -> state: {len(finite)}/{len(latencies)} seen, "
