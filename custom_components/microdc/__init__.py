@@ -51,6 +51,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> b
         entry.runtime_data = site
         _reload_when_subentries_change(hass, entry, starting)
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+        site.async_spread_polls()
         async_hand_routed_entities_to_router(
             hass, entry, frozenset() if site.routing is None else site.routing.routed
         )

@@ -8,18 +8,20 @@ that asked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 import logging
 import re
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import HassJob, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.event import async_call_later
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import DOMAIN
@@ -29,6 +31,8 @@ from .lib.points import Point, Reading, Value
 _LOGGER = logging.getLogger(__name__)
 # host:port (and Modbus's " (tcp)" framing) in a transport's message: Home Assistant logs the
 # coordinator's error at error level, where no network location may appear.
+# Fewer devices than this on one scan interval are polled as Home Assistant schedules them.
+SPREAD_FROM_DEVICES = 8
 _ENDPOINT = re.compile(r"[\w.\-\[\]]+:\d+(?: \([\w_]+\))?")
 
 
@@ -157,6 +161,13 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
             except Exception:
                 _LOGGER.exception("Updating a listener of %s failed", self.name)
 
+    @callback
+    def poll_now_in_background(self, _now: datetime | None = None) -> None:
+        """Poll now (the schedule runs on from this poll), unless the device is stopping."""
+        self.config_entry.async_create_background_task(
+            self.hass, self.async_refresh(), f"{self.name} poll", eager_start=True
+        )
+
     async def async_write(self, key: str, value: Value, *, priority: int) -> None:
         """Command a point; the entities show what the device holds afterwards."""
         try:
@@ -215,3 +226,28 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
                 for key, value in sorted(data.values.items())
             },
         }
+
+
+@callback
+def async_spread_polls(
+    hass: HomeAssistant, coordinators: Iterable[DeviceCoordinator]
+) -> list[Callable[[], None]]:
+    """Spread the polls of many devices over their scan interval; returns the timers' cancels.
+
+    Home Assistant starts every coordinator's schedule from the whole second it was set up in
+    (each at a random fraction of that second), so a plant room's sixty devices would all be
+    read, decoded and written in one burst per interval, and a COV notification arriving then
+    waits behind the burst. Each device of a group polls once at its own offset instead; its
+    schedule then runs on from that poll.
+    """
+    groups: defaultdict[float, list[DeviceCoordinator]] = defaultdict(list)
+    for coordinator in coordinators:
+        groups[coordinator.scan_interval_s].append(coordinator)
+    cancels: list[Callable[[], None]] = []
+    for interval_s, group in groups.items():
+        if len(group) < SPREAD_FROM_DEVICES:
+            continue
+        for index, coordinator in enumerate(group[1:], start=1):
+            job = HassJob(coordinator.poll_now_in_background, cancel_on_shutdown=True)
+            cancels.append(async_call_later(hass, index * interval_s / len(group), job))
+    return cancels

@@ -9,15 +9,16 @@ each device gives its commands back before it closes; the shared connections go 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import logging
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
 from .command_record import CommandRecord, commands_store
 from .const import CONF_SITE_NAME, DOMAIN, SUBENTRY_HEAT_DESTINATION, SUBENTRY_MODBUS_DEVICE
-from .coordinator import DeviceCoordinator
+from .coordinator import DeviceCoordinator, async_spread_polls
 from .device_builder import (
     DEVICE_SUBENTRY_TYPES,
     DeviceBuilder,
@@ -54,6 +55,7 @@ class Site:
         self.heat: SiteHeatAccounting | None = None
         self.routing: SiteRouting | None = None  # only a site with heat destinations routes
         self._builder: DeviceBuilder | None = None
+        self._spread_cancels: list[Callable[[], None]] = []
 
     async def async_start(self) -> None:
         """Register the site's device, build and read every device once, start heat accounting.
@@ -93,6 +95,11 @@ class Site:
         if self.routing is not None:
             await self.routing.async_start()
 
+    @callback
+    def async_spread_polls(self) -> None:
+        """Once the entities listen (their schedules run): spread the devices' polls."""
+        self._spread_cancels = async_spread_polls(self.hass, self.devices.values())
+
     def _build_routing(self) -> SiteRouting | None:
         """The heat router, where there is a heat destination to route to."""
         entry = self.entry
@@ -109,6 +116,9 @@ class Site:
 
     async def async_stop(self) -> None:
         """Give routing's commands back, save the ledger, close the devices, release connections."""
+        for cancel in self._spread_cancels:
+            cancel()
+        self._spread_cancels.clear()
         if self.routing is not None:
             await self.routing.async_stop()
             self.routing = None
