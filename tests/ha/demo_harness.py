@@ -2,8 +2,10 @@
 one clock for the simulator, Home Assistant's timers and the heat ledgers.
 
 Used by the fault matrix, the restart property test, the security tests and
-benchmarks/reliability.py. The simulator holds still (--speed 0): ``advance`` moves simulated
-time, fires Home Assistant's timers to the same instant and lets the polls that fall due run.
+benchmarks/reliability.py; tests/ha/conftest.py holds their fixtures (a simulator of each
+module's own, and the loaded demo site). The simulator holds still (--speed 0): ``advance``
+moves simulated time, fires Home Assistant's timers to the same instant and lets the polls that
+fall due run.
 """
 
 from __future__ import annotations

@@ -9,11 +9,16 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 
-from custom_components.microdc.lib.devices.bacnet_config import BacnetDeviceConfig
+from custom_components.microdc.lib.devices.bacnet_config import (
+    BacnetDeviceConfig,
+    device_unique_id,
+)
 from custom_components.microdc.lib.protocols import bacnet as transport
 from custom_components.microdc.lib.protocols.bacnet_address import (
     InvalidAddressError,
@@ -22,6 +27,7 @@ from custom_components.microdc.lib.protocols.bacnet_address import (
 )
 from tests.ha.bacnet_site import (
     INSTANCE,
+    bacnet_coordinators,
     coordinator_of,
     device_subentry,
     entity_id_of,
@@ -131,13 +137,29 @@ async def test_reconfigure_to_a_host_name(hass: HomeAssistant, simulator: Simula
 
 
 async def test_site_starts_with_a_host_name(
-    hass: HomeAssistant, simulator: SimulatorProcess
+    hass: HomeAssistant, simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Resolved at start: the device reads; an unknown name leaves only that device out."""
     named = device_subentry(simulator)
     named["data"]["address"] = f"localhost:{simulator.bacnet_port}"
-    entry = await setup_site(hass, named)
+    away = device_subentry(simulator)
+    away["data"]["address"] = f"{UNKNOWN_HOST}:{simulator.bacnet_port}"
+    away["data"]["device_instance"] = INSTANCE + 1
+    away.update(title="Away controller", unique_id=device_unique_id(INSTANCE + 1))
+    entry = await setup_site(hass, named, away)
+    assert entry.state is ConfigEntryState.LOADED
     supply_id = entity_id_of(hass, entry, "sensor", "analog-input,1")
     await wait_for(lambda: state_of(hass, supply_id).state != STATE_UNAVAILABLE, "read")
     assert coordinator_of(entry).device.client.address == f"127.0.0.1:{simulator.bacnet_port}"
+    # The device whose name does not resolve is not set up: no coordinator, no entities,
+    # and the log says which device and why.
+    away_id = next(s.subentry_id for s in entry.subentries.values() if s.title == "Away controller")
+    assert [c.subentry.title for c in bacnet_coordinators(entry)] == [named["title"]]
+    assert away_id not in entry.runtime_data.devices
+    assert not [
+        e
+        for e in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if e.config_subentry_id == away_id
+    ]
+    assert f"Away controller: not set up: {UNKNOWN_HOST}: " in caplog.text
     await hass.config_entries.async_unload(entry.entry_id)

@@ -12,13 +12,11 @@ CI runs one device per fault (about a minute); MICRODC_FAULT_MATRIX_FULL=1 runs 
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import dataclass, field
 import os
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant
 import pytest
 
 from tests.ha.bacnet_site import wait_for
@@ -32,7 +30,6 @@ from tests.ha.demo_harness import (
     microdc_problems,
     subentry_of,
 )
-from tests.simulator_process import SimulatorProcess, start_simulator
 
 FULL = os.environ.get("MICRODC_FAULT_MATRIX_FULL") == "1"
 VALVES = ("stockroom", "tenant_a", "tenant_b", "shared_loop", "dry_cooler")
@@ -96,34 +93,6 @@ def cases() -> list[Case]:
 
 
 CASES = [c for c in cases() if FULL or c.ci]
-
-
-@pytest.fixture(scope="module")
-def fault_simulator() -> Generator[SimulatorProcess]:
-    """A simulator of its own: counter jumps outlive DELETE /faults."""
-    sim = start_simulator(speed=0.0)
-    try:
-        yield sim
-    finally:
-        sim.stop()
-        sim.stderr_path.unlink(missing_ok=True)
-
-
-@pytest.fixture
-async def demo(
-    hass: HomeAssistant,
-    fault_simulator: SimulatorProcess,
-    socket_enabled: None,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Any:
-    site = DemoSite(hass, fault_simulator, monkeypatch)
-    await site.load()
-    try:
-        yield site
-    finally:
-        await fault_simulator.async_clear_faults()
-        await fault_simulator.async_request("POST", "/bacnet", {"cov_table_size": None})
-        await site.unload()
 
 
 class Totals:

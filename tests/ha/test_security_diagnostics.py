@@ -6,7 +6,7 @@ faults (a device offline, the gateway silent, the controller restarting).
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Iterator
 import json
 import logging
 from typing import Any
@@ -16,17 +16,7 @@ import pytest
 
 from custom_components.microdc.diagnostics import async_get_config_entry_diagnostics
 from tests.ha.demo_harness import BACNET_NAME, INSTANCE, SITE_NAME, DemoSite
-from tests.simulator_process import SimulatorProcess, start_simulator
-
-
-@pytest.fixture(scope="module")
-def secret_simulator() -> Generator[SimulatorProcess]:
-    sim = start_simulator(speed=0.0)
-    try:
-        yield sim
-    finally:
-        sim.stop()
-        sim.stderr_path.unlink(missing_ok=True)
+from tests.simulator_process import SimulatorProcess
 
 
 def _secrets(sim: SimulatorProcess) -> list[str]:
@@ -55,11 +45,11 @@ def _strings(data: Any) -> Iterator[str]:
 
 async def test_diagnostics_redact_every_host_port_instance_and_name(
     hass: HomeAssistant,
-    secret_simulator: SimulatorProcess,
+    module_simulator: SimulatorProcess,
     socket_enabled: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    site = DemoSite(hass, secret_simulator, monkeypatch)
+    site = DemoSite(hass, module_simulator, monkeypatch)
     await site.load()
     try:
         await site.advance()
@@ -68,7 +58,7 @@ async def test_diagnostics_redact_every_host_port_instance_and_name(
         leaks = {
             secret: text
             for text in _strings(dump)
-            for secret in _secrets(secret_simulator)
+            for secret in _secrets(module_simulator)
             if secret in text
         }
         assert not leaks, leaks
@@ -79,13 +69,13 @@ async def test_diagnostics_redact_every_host_port_instance_and_name(
 
 async def test_no_host_or_name_in_a_log_line_above_debug(
     hass: HomeAssistant,
-    secret_simulator: SimulatorProcess,
+    module_simulator: SimulatorProcess,
     socket_enabled: None,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
-    sim = secret_simulator
+    sim = module_simulator
     site = DemoSite(hass, sim, monkeypatch)
     await site.load()
     try:

@@ -3,7 +3,6 @@ microdc's actions take only microdc's own entities."""
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -13,31 +12,12 @@ import pytest
 
 from custom_components.microdc.const import DOMAIN
 from tests.ha.demo_harness import BACNET_ID, DemoSite
-from tests.simulator_process import SimulatorProcess, start_simulator
 
 
-@pytest.fixture(scope="module")
-def write_simulator() -> Generator[SimulatorProcess]:
-    sim = start_simulator(speed=0.0)
-    try:
-        yield sim
-    finally:
-        sim.stop()
-        sim.stderr_path.unlink(missing_ok=True)
-
-
-@pytest.fixture
-async def demo(
-    hass: HomeAssistant,
-    write_simulator: SimulatorProcess,
-    socket_enabled: None,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Any:
-    site = DemoSite(hass, write_simulator, monkeypatch)
-    await site.load()
-    await site.advance()
-    yield site
-    await site.unload()
+@pytest.fixture(autouse=True)
+async def _first_poll(demo: DemoSite) -> None:
+    """Every test starts after the site's first poll (the demo fixture is in conftest.py)."""
+    await demo.advance()
 
 
 def _entity(hass: HomeAssistant, platform: str, unique_id: str) -> str:

@@ -54,6 +54,7 @@ from ..lib.devices.bacnet_config import (
     object_kind,
     with_default_port,
 )
+from ..lib.points import Role
 from ..lib.protocols.bacnet import (
     VALUE_OBJECT_TYPES,
     BacnetConfigError,
@@ -454,8 +455,8 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
             errors=errors,
         )
 
-    def _role_fields(self) -> dict[str, list[SelectOptionDict]]:
-        fields: dict[str, list[SelectOptionDict]] = {}
+    def _role_fields(self) -> dict[Role, list[SelectOptionDict]]:
+        fields: dict[Role, list[SelectOptionDict]] = {}
         for role, (kind, _multiple) in ROLE_KINDS.items():
             options = [
                 SelectOptionDict(value=key, label=self._infos[key].name or key)
@@ -475,19 +476,19 @@ class BacnetDeviceSubentryFlow(ConfigSubentryFlow):
         if user_input is not None and fields:
             roles: dict[str, str] = {}
             for role in fields:
-                value = user_input.get(role)
+                value = user_input.get(role.value)
                 keys = value if isinstance(value, list) else ([value] if value else [])
                 for key in keys:
-                    if key in roles and roles[key] != role:
-                        errors[role] = "role_conflict"
-                    roles[key] = role
+                    if key in roles and roles[key] != role.value:
+                        errors[role.value] = "role_conflict"
+                    roles[key] = role.value
             if not errors:
                 self._roles = roles
                 return await self.async_step_names()
         if not fields:
             return await self.async_step_names()
         schema: dict[Any, Any] = {
-            probatio.Optional(role): SelectSelector(
+            probatio.Optional(role.value): SelectSelector(
                 SelectSelectorConfig(
                     options=options,
                     multiple=ROLE_KINDS[role][1],

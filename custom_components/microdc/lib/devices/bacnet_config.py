@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..points import Role
 from ..protocols import bacnet_address
 from ..protocols.bacnet import ObjectId, ObjectInfo
 
@@ -33,18 +34,20 @@ DEFAULT_COV_LIFETIME_S = 300
 
 # Roles a building controller's object can play (DESIGN.md): the kind of object that fits,
 # and whether several objects may share the role (a site has several valves and spaces).
-ROLE_KINDS: dict[str, tuple[str, bool]] = {
-    "loop_supply_temperature": ("analog", False),
-    "loop_return_temperature": ("analog", False),
-    "loop_flow": ("analog", False),
-    "heat_meter_power": ("analog", False),
-    "heat_meter_energy": ("analog", False),
-    "outdoor_temperature": ("analog", False),
-    "valve_position": ("analog", True),
-    "valve_feedback": ("analog", True),
-    "space_temperature": ("analog", True),
-    "occupancy": ("binary", True),
-    "pump_command": ("binary", False),
+# Keyed by Role, so a role spelt wrong fails type checking instead of storing a role that
+# object_point() cannot read (and quietly treats as none).
+ROLE_KINDS: dict[Role, tuple[str, bool]] = {
+    Role.LOOP_SUPPLY_TEMPERATURE: ("analog", False),
+    Role.LOOP_RETURN_TEMPERATURE: ("analog", False),
+    Role.LOOP_FLOW: ("analog", False),
+    Role.HEAT_METER_POWER: ("analog", False),
+    Role.HEAT_METER_ENERGY: ("analog", False),
+    Role.OUTDOOR_TEMPERATURE: ("analog", False),
+    Role.VALVE_POSITION: ("analog", True),
+    Role.VALVE_FEEDBACK: ("analog", True),
+    Role.SPACE_TEMPERATURE: ("analog", True),
+    Role.OCCUPANCY: ("binary", True),
+    Role.PUMP_COMMAND: ("binary", False),
 }
 
 
