@@ -421,3 +421,36 @@ async def test_foreign_device_registration(socket_enabled: None) -> None:
         await network.release()
         bbmd.close()
         bbmd.bbmd._fdt_clock_handle.cancel()  # the test BBMD's once-a-second table clock
+
+
+async def test_unchanged_answers_keep_their_reading(sim: Site, network: BacnetNetwork) -> None:
+    """An object whose answer did not change since the last poll keeps its Reading; one the
+    model moved gets a new Reading with the new value."""
+    from custom_components.microdc.lib.devices.bacnet import (  # noqa: PLC0415
+        BacnetDevice as MicrodcBacnetDevice,
+    )
+    from custom_components.microdc.lib.devices.bacnet_config import (  # noqa: PLC0415
+        BacnetDeviceConfig,
+        BacnetObjectConfig,
+        object_key,
+    )
+
+    client = network.device(sim.device.address, INSTANCE)
+    await client.identify()
+    objects = (
+        BacnetObjectConfig(SUPPLY_T, "LOOP-SUPPLY-T", units="degrees-celsius"),
+        BacnetObjectConfig(OCCUPANCY, "OCC-STOCKROOM"),
+    )
+    config = BacnetDeviceConfig(sim.device.address, INSTANCE, objects, cov=False)
+    device = MicrodcBacnetDevice(client, config, name="hvac")
+    first = (await device.poll()).readings
+    second = (await device.poll()).readings
+    assert second[object_key(SUPPLY_T)] is first[object_key(SUPPLY_T)]
+    sim.model.step(600.0)
+    sim.device.sync()
+    third = (await device.poll()).readings
+    supply = third[object_key(SUPPLY_T)]
+    assert supply is not first[object_key(SUPPLY_T)]
+    assert supply.value == pytest.approx(sim.model.quantity("loop_supply_temperature_c"))
+    assert supply.value != first[object_key(SUPPLY_T)].value
+    assert third[object_key(OCCUPANCY)] is first[object_key(OCCUPANCY)]

@@ -511,3 +511,24 @@ async def test_a_probe_connects_while_the_connection_backs_off(peer: Peer) -> No
         assert (await poll_cause(site_device)).values["mode"] == "run"  # and the site is back too
     finally:
         await connection.close()
+
+
+async def test_unchanged_registers_keep_their_reading(peer: Peer) -> None:
+    """A point whose registers did not change since the last poll is not decoded again: the
+    poll hands over the same Reading; a changed register gives a new one with its value."""
+    good = {k: p for k, p in PROFILE.points.items() if k != "missing"}
+    profile = Profile("good", "Test", "T1", "modbus", MappingProxyType(good))
+    connection = ModbusConnection(peer.endpoint, timeout=2)
+    device = ModbusDevice(connection, 1, profile, max_gap=3)
+    try:
+        first = await poll_cause(device)
+        peer.holding[2] = 0x0064  # temperature 10.0 °C
+        second = await poll_cause(device)
+    finally:
+        await connection.close()
+    assert second.values == {**GOOD_VALUES, "temperature": 10.0}
+    for key in good:
+        if key == "temperature":
+            assert second.readings[key] is not first.readings[key]
+        else:
+            assert second.readings[key] is first.readings[key], key

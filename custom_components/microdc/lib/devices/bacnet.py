@@ -208,6 +208,9 @@ class BacnetDevice(Device):
         self._push: PushHandler | None = None
         self._subscribe_task: asyncio.Task[None] | None = None
         self._last: dict[str, Reading] = {}
+        # Each object's last answer and its Reading: an unchanged answer is not turned into
+        # a new Reading (most of a controller's values do not change between polls).
+        self._decoded: dict[ObjectId, tuple[PointReading, Reading]] = {}
 
     @property
     def identity(self) -> DeviceIdentity:
@@ -244,6 +247,14 @@ class BacnetDevice(Device):
         return key if obj is None else obj.name
 
     def _reading(self, raw: PointReading) -> Reading:
+        last = self._decoded.get(raw.object_id)
+        if last is not None and last[0] == raw:
+            return last[1]
+        reading = self._new_reading(raw)
+        self._decoded[raw.object_id] = (raw, reading)
+        return reading
+
+    def _new_reading(self, raw: PointReading) -> Reading:
         flags = raw.status_flags
         points_flags = (
             None

@@ -141,6 +141,11 @@ class ModbusDevice(Device):
         self._skip_level = logging.DEBUG if probe else logging.WARNING
         # Suspect point key -> polls left until it is read alone again.
         self._suspects: dict[str, int] = {}
+        # Each point's last registers and what they decoded to: most of a plant room's
+        # values do not change between polls, and an unchanged one is neither decoded nor
+        # allocated again (a poll's new objects would live until the next poll and load the
+        # garbage collector's oldest generation).
+        self._decoded: dict[str, tuple[list[int] | list[bool], Reading]] = {}
         self._full_plan = plan_reads(profile.points.values(), max_gap=max_gap)
         self._plan: tuple[ReadBlock[RegisterPoint], ...] = self._full_plan
         self.last_statistics: PollStatistics | None = None
@@ -200,8 +205,15 @@ class ModbusDevice(Device):
             self._suspect(self.profile.points[key], code)
         self._plan = self._replan(plan, recovered)
         readings: dict[str, Reading] = {}
+        decoded = self._decoded
         for key, data in counters.raw.items():
-            readings[key] = Reading(self._decode(self.profile.points[key], data))
+            last = decoded.get(key)
+            if last is not None and last[0] == data:
+                readings[key] = last[1]
+                continue
+            reading = Reading(self._decode(self.profile.points[key], data))
+            decoded[key] = (data, reading)
+            readings[key] = reading
         for key in self._suspects:
             readings[key] = _REFUSED
         statistics = self._record(counters, started, len(self._plan))
