@@ -192,7 +192,10 @@ async def test_a_destinations_bacnet_branch_meter_gives_its_recovered_energy(
 ) -> None:
     """Three destinations each with a BACnet branch meter (in Wh, kWh and MWh; the stockroom's
     with flow and temperatures too) get the heat their meter counted, which is the heat the
-    simulator delivered there; the loop's Modbus meter divides the rest."""
+    simulator delivered there.
+
+    The site has no loop meter: its branch meters are on the rack loop, which a loop meter would
+    measure too (docs/heat.md: that heat would be counted twice)."""
     sim = simulator_factory()
     clock = Clock(hass, monkeypatch)
     meters = [
@@ -201,7 +204,6 @@ async def test_a_destinations_bacnet_branch_meter_gives_its_recovered_energy(
     ]
     entry = await setup_site(
         hass,
-        _modbus(sim, "meter", "demo_heat_meter", 4),
         _modbus(sim, "pdu", "demo_rack_pdu", 1),
         _controller(sim),
         *meters,
@@ -212,8 +214,7 @@ async def test_a_destinations_bacnet_branch_meter_gives_its_recovered_energy(
     assert {d: m.coordinator.subentry.subentry_id for d, m in heat.branch_meters.items()} == {
         name: f"{name}_meter" for name in BRANCHES
     }
-    assert heat.main_meter is not None
-    assert heat.main_meter.coordinator.subentry.subentry_id == "meter"
+    assert heat.main_meter is None
     assert heat.shared == ("tenant_b",)
     for name, (_, wh_per_count) in BRANCHES.items():
         counter = heat.branch_meters[name].counter
@@ -224,6 +225,7 @@ async def test_a_destinations_bacnet_branch_meter_gives_its_recovered_energy(
     await clock.poll(sim, 2)
     start = (await sim.async_state())["ledgers"]
     before = dict(heat.totals.by_destination_wh)
+    captured = heat.totals.captured_wh
     counts = {name: _count(heat, name) for name in BRANCHES}
     await clock.poll(sim, 30)
     delivered = (await sim.async_state())["ledgers"]
@@ -235,7 +237,10 @@ async def test_a_destinations_bacnet_branch_meter_gives_its_recovered_energy(
         counted = (_count(heat, name) - counts[name]) * wh_per_count
         assert gained[name] == pytest.approx(counted, rel=1e-9), name
         assert gained[name] == pytest.approx(truth, abs=REAL_RESOLUTION_WH), name
-    # The branches' heat is theirs alone: the shared destination, its valve shut, gets none.
-    assert gained["tenant_b"] == 0
+    # The branches' heat is theirs alone: the unmetered rest of the loop gets none.
+    assert gained["tenant_b"] == gained["reject"] == 0
+    assert heat.totals.captured_wh - captured == pytest.approx(
+        sum(gained[name] for name in BRANCHES), rel=1e-9
+    )
     assert heat.totals.replacements == heat.totals.set_aside_wh == 0
     assert await hass.config_entries.async_unload(entry.entry_id)
