@@ -10,7 +10,7 @@ A fresh simulator per test: the valves are commanded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from homeassistant.core import HomeAssistant
@@ -63,7 +63,7 @@ def _controller(sim: SimulatorProcess, subentry_id: str = CONTROLLER_ID) -> dict
 
 
 async def _route(
-    clock: Clock, sim: SimulatorProcess, entry: Any, openings: dict[str, float]
+    clock: Clock, sim: SimulatorProcess, entry: Any, openings: Mapping[str, float]
 ) -> None:
     """Command the valves on the first site's controller and let them stroke."""
     coordinator = entry.runtime_data.devices[CONTROLLER_ID]
@@ -125,7 +125,7 @@ async def test_a_bacnet_heat_meter_accounts_like_the_modbus_heat_meter(
     assert counter is not None
     assert (counter.wh_per_count, counter.bits) == (1000.0, None)
 
-    async def steady(openings: dict[str, float]) -> tuple[dict[str, float], ...]:
+    async def steady(openings: Mapping[str, float]) -> tuple[dict[str, float], ...]:
         """Route, let both sites poll past the change, then count 30 polls of steady heat."""
         await _route(clock, sim, over_bacnet, openings)
         await clock.poll(sim, 2)
@@ -139,8 +139,8 @@ async def test_a_bacnet_heat_meter_accounts_like_the_modbus_heat_meter(
         state = await sim.async_state()
         meter = {o["name"]: o for o in state["bacnet_meters"][LOOP_METER]["objects"]}
         return (
-            _gained(bacnet_heat.totals.by_destination_wh, before[0]),
-            _gained(modbus_heat.totals.by_destination_wh, before[1]),
+            _gained(dict(bacnet_heat.totals.by_destination_wh), before[0]),
+            _gained(dict(modbus_heat.totals.by_destination_wh), before[1]),
             {
                 "truth": float(state["ledgers"]["heat_to_loop_wh"]) - truth,
                 "captured": bacnet_heat.totals.captured_wh - before[2]["captured"],
