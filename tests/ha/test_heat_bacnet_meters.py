@@ -13,11 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
 from custom_components.microdc.const import SUBENTRY_HEAT_DESTINATION
-from custom_components.microdc.destination_config import CONF_BRANCH_METER, CONF_KIND, CONF_VALVES
+from custom_components.microdc.destination_config import (
+    CONF_BRANCH_METER,
+    CONF_KIND,
+    CONF_VALVES,
+    NO_METER,
+)
 from custom_components.microdc.heat_accounting import MAIN_CIRCUIT, SiteHeatAccounting
 from custom_components.microdc.lib.devices.bacnet_config import object_key
 from tests.ha.bacnet_site import demo_objects, device_subentry, meter_subentry, setup_site, write
@@ -243,4 +250,45 @@ async def test_a_destinations_bacnet_branch_meter_gives_its_recovered_energy(
         sum(gained[name] for name in BRANCHES), rel=1e-9
     )
     assert heat.totals.replacements == heat.totals.set_aside_wh == 0
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_destination_form_offers_a_bacnet_meter_as_branch_meter(
+    hass: HomeAssistant,
+    simulator_factory: Callable[..., SimulatorProcess],
+    socket_enabled: None,
+) -> None:
+    """A BACnet heat meter is offered as a destination's branch meter (the loop's Modbus meter
+    is not: it measures the loop), and once chosen the site counts that branch from it."""
+    sim = simulator_factory()
+    entry = await setup_site(
+        hass,
+        _modbus(sim, "meter", "demo_heat_meter", 4),
+        _controller(sim),
+        meter_subentry(sim, "stockroom-energy-meter", METER_ROLES, subentry_id="stockroom_meter"),
+    )
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_HEAT_DESTINATION), context={"source": "user"}
+    )
+    options = result["data_schema"].schema[CONF_BRANCH_METER].config["options"]
+    assert {o["value"] for o in options} == {NO_METER, "stockroom_meter"}
+    valve = f"{CONTROLLER_ID}/{object_key(VALVES['stockroom'])}"
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            CONF_NAME: "Stockroom",
+            CONF_KIND: "stockroom",
+            CONF_VALVES: [valve],
+            CONF_BRANCH_METER: "stockroom_meter",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_BRANCH_METER] == "stockroom_meter"
+    await hass.async_block_till_done()
+    heat = _heat(entry)
+    assert [m.coordinator.subentry.subentry_id for m in heat.branch_meters.values()] == [
+        "stockroom_meter"
+    ]
+    assert heat.main_meter is not None
+    assert heat.main_meter.coordinator.subentry.subentry_id == "meter"
     assert await hass.config_entries.async_unload(entry.entry_id)
