@@ -270,7 +270,9 @@ async def test_the_destination_form_offers_a_bacnet_meter_as_branch_meter(
     result = await hass.config_entries.subentries.async_init(
         (entry.entry_id, SUBENTRY_HEAT_DESTINATION), context={"source": "user"}
     )
-    options = result["data_schema"].schema[CONF_BRANCH_METER].config["options"]
+    schema = result["data_schema"]
+    assert schema is not None
+    options = schema.schema[CONF_BRANCH_METER].config["options"]
     assert {o["value"] for o in options} == {NO_METER, "stockroom_meter"}
     valve = f"{CONTROLLER_ID}/{object_key(VALVES['stockroom'])}"
     result = await hass.config_entries.subentries.async_configure(
