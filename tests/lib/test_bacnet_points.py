@@ -6,6 +6,8 @@ import pytest
 
 from custom_components.microdc.lib.devices.bacnet import object_point
 from custom_components.microdc.lib.devices.bacnet_config import BacnetObjectConfig
+from custom_components.microdc.lib.heat.channel import EnergyChannel, EnergySource
+from custom_components.microdc.lib.heat.counter import CounterEvent
 from custom_components.microdc.lib.heat.energy_points import counter_spec
 from custom_components.microdc.lib.heat.fluids import Fluid
 from custom_components.microdc.lib.heat.inputs import LoopPoints
@@ -92,3 +94,36 @@ def test_an_energy_object_in_a_unit_microdc_cannot_count_is_left_out_with_a_warn
     assert found is not None
     assert found.energy is None
     assert "no counter microdc can read (unit kilo-btus)" in caplog.text
+
+
+def test_a_bacnet_meters_counter_follows_the_one_counter_rule() -> None:
+    """A REAL in kWh: its rises are energy, a jump its power cannot explain (a swapped meter)
+    and a fall (a reset: a float does not wrap) are set aside and counted from power."""
+    energy = object_point(_meter("kilowatt-hours", "heat_meter_energy"))
+    found = LoopPoints.find([energy, object_point(_power())])
+    assert found is not None
+    assert found.counter is not None
+    channel = EnergyChannel(max_gap_s=300, counter=found.counter)
+    power_w = 3600.0  # 10 Wh per 10 s
+    readings = [1250.0, 1250.01, 1251.5, 0.02, 0.03]  # kWh: step, jump, reset, step
+    intervals = [
+        channel.advance(10.0 * i, power_w, found.reading(lambda _, v=kwh: v, Fluid.WATER)[1])
+        for i, kwh in enumerate(readings)
+    ]
+    events = [i.counter_event for i in intervals]
+    assert events == [
+        CounterEvent.FIRST,
+        CounterEvent.STEP,
+        CounterEvent.REPLACED,
+        CounterEvent.REPLACED,
+        CounterEvent.STEP,
+    ]
+    assert [i.source for i in intervals[1:]] == [
+        EnergySource.COUNTER,
+        EnergySource.POWER,
+        EnergySource.POWER,
+        EnergySource.COUNTER,
+    ]
+    assert channel.total_wh == pytest.approx(40.0)
+    assert channel.set_aside_wh == pytest.approx(1490.0)
+    assert channel.wraps == 0
