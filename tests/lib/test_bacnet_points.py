@@ -106,10 +106,10 @@ def test_a_bacnet_meters_counter_follows_the_one_counter_rule() -> None:
     channel = EnergyChannel(max_gap_s=300, counter=found.counter)
     power_w = 3600.0  # 10 Wh per 10 s
     readings = [1250.0, 1250.01, 1251.5, 0.02, 0.03]  # kWh: step, jump, reset, step
-    intervals = [
-        channel.advance(10.0 * i, power_w, found.reading(lambda _, v=kwh: v, Fluid.WATER)[1])
-        for i, kwh in enumerate(readings)
-    ]
+    intervals = []
+    for i, kwh in enumerate(readings):
+        counter = found.reading({energy.key: kwh}.get, Fluid.WATER)[1]
+        intervals.append(channel.advance(10.0 * i, power_w, counter))
     events = [i.counter_event for i in intervals]
     assert events == [
         CounterEvent.FIRST,
