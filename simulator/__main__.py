@@ -1,12 +1,14 @@
 """Command line: ``python -m simulator [--site FILE] [--host H] [--modbus-port N]
-[--bacnet-port N] [--control-port N] [--speed X] [--seed N]``.
+[--bacnet-port N] [--bacnet-meter-port N] [--control-port N] [--speed X] [--seed N]``.
 
 A port of 0 picks a free one. When every server listens, one line of JSON goes to stdout:
 ``{"ready": true, "modbus": {"host", "port"}, "bacnet": {"host", "port", "device_instance"},
-"control": {"host", "port"}, "speed": X, "seed": N}`` (``bacnet`` is null for a site without
-one). ``--fleet FILE`` serves many devices instead of a site (simulator/fleet.py, its own ready
-line); ``--modbus-port`` and ``--bacnet-port`` are then the first of consecutive ports (0: free
-ones). It runs until SIGINT or SIGTERM, then closes every server and exits 0. Logs go to stderr.
+"bacnet_meters": [{"name", "host", "port", "device_instance"}, ...], "control": {"host", "port"},
+"speed": X, "seed": N}`` (``bacnet`` is null for a site without one; the site's BACnet heat meters
+listen on consecutive ports from ``--bacnet-meter-port``). ``--fleet FILE`` serves many devices
+instead of a site (simulator/fleet.py, its own ready line); ``--modbus-port`` and ``--bacnet-port``
+are then the first of consecutive ports (0: free ones). It runs until SIGINT or SIGTERM, then closes
+every server and exits 0. Logs go to stderr.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--modbus-port", type=_port, default=5020)
     parser.add_argument("--bacnet-port", type=_port, default=47808)
+    parser.add_argument(
+        "--bacnet-meter-port",
+        type=_port,
+        default=0,
+        help="first port of the site's BACnet heat meters, one each (default 0: free ones)",
+    )
     parser.add_argument("--control-port", type=_port, default=8099)
     parser.add_argument(
         "--speed", type=_speed, default=1.0, help="simulated seconds per wall second (0: paused)"
@@ -102,6 +110,7 @@ async def run(args: argparse.Namespace) -> None:
         modbus_port=args.modbus_port,
         bacnet_port=args.bacnet_port,
         control_port=args.control_port,
+        bacnet_meter_port=args.bacnet_meter_port,
         speed=args.speed,
         seed=args.seed,
     )

@@ -113,6 +113,7 @@ class ObjectSpec:
     min_value: float = 0.0
     max_value: float = 100.0
     cov: bool = True  # False: SubscribeCOV on this object is refused (the poll serves it)
+    factor: float = 1.0  # an input shows quantity * factor (a meter's Wh as kWh: 0.001)
 
     @property
     def commandable(self) -> bool:
@@ -209,6 +210,7 @@ def _object_spec(index: int, raw: Any) -> ObjectSpec:
         min_value=float(raw.get("min", 0.0)),
         max_value=float(raw.get("max", 100.0)),
         cov=bool(raw.get("cov", True)),
+        factor=_number(raw.get("factor", 1.0), f"{where}.factor"),
     )
     if spec.type.endswith("input") and not spec.quantity:
         raise SiteFileError(f"{where}: an input needs the model quantity it shows")
@@ -346,7 +348,9 @@ class BacnetDevice:
         faults.add_listener(self._on_fault)
 
     def _on_fault(self, fault: Any) -> None:
-        if fault.fault == "bacnet_restart" and self._app is not None:
+        # A restart of another of the site's BACnet devices (a meter) is not this one's.
+        mine = fault.device in (None, self.spec.name)
+        if fault.fault == "bacnet_restart" and mine and self._app is not None:
             self._restart()
 
     @property
@@ -429,7 +433,7 @@ class BacnetDevice:
         self._was_offline = offline
         for spec, obj in self._objects.items():
             if spec.type == "analog-input" and spec.quantity:
-                obj.presentValue = float(self._model.quantity(spec.quantity))
+                obj.presentValue = float(self._model.quantity(spec.quantity)) * spec.factor
             elif spec.type == "binary-input" and spec.quantity:
                 active = bool(self._model.quantity(spec.quantity))
                 obj.presentValue = BinaryPV.active if active else BinaryPV.inactive

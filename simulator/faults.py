@@ -12,7 +12,8 @@ fault               device                                       parameters
 ==================  ===========================================  ================================
 mains_outage        (none)                                       UPS on battery, runtime falls
 device_offline      Modbus device (name, profile id or unit id)  the unit / device stops answering
-                    or the BACnet device (name or instance)
+                    or a BACnet device (the controller or a
+                    meter of bacnet_meters: name or instance)
 slow_replies        as device_offline                            delay_s: wall-clock s (default 2)
 exception_replies   Modbus device                                address, count (default 1),
                                                                  table (default: all),
@@ -26,8 +27,8 @@ pump_failure        (none)                                       loop flow drops
 cooling_failure     dry_cooler (default) or room                 dry cooler fans / room AC fail
 gateway_silent      (none: the Modbus gateway)                   connections are accepted, no
                                                                  request is ever answered
-bacnet_restart      the BACnet device (default; name or          one-shot: the controller
-                    instance)                                    restarts (COV table dropped,
+bacnet_restart      a BACnet device (default: the controller;    one-shot: the device
+                    name or instance)                            restarts (COV table dropped,
                                                                  I-Am sent)
 ==================  ===========================================  ================================
 
@@ -206,35 +207,40 @@ class FaultBoard:
             return self._bacnet_device(device)
         if device is None or isinstance(device, bool | float | list | dict):
             raise FaultError(f"fault {name!r} needs a device")
-        if name in DEVICE_FAULTS and site.bacnet is not None:
-            bacnet = site.bacnet
-            if device in (
-                bacnet.name,
-                "bacnet",
-                bacnet.device_instance,
-                str(bacnet.device_instance),
-            ):
-                return bacnet.name
+        if name in DEVICE_FAULTS:
+            found = self._find_bacnet(device)
+            if found is not None:
+                return found
         try:
             return site.modbus_device(device).name
         except KeyError:
             names = [d.name for d in site.modbus_devices]
-            if name in DEVICE_FAULTS and site.bacnet is not None:
-                names.append(site.bacnet.name)
+            if name in DEVICE_FAULTS:
+                names += [d.name for d in site.bacnet_devices()]
             raise FaultError(f"unknown device {device!r}; devices: {', '.join(names)}") from None
 
-    def _bacnet_device(self, device: Any) -> str:
+    def _find_bacnet(self, device: Any) -> str | None:
+        """The canonical name of the BACnet device named (name or instance; "bacnet" is the
+        controller), or None."""
         bacnet = self._site.bacnet
-        if bacnet is None:
-            raise FaultError("this site has no BACnet device")
-        if device is None or device in (
-            bacnet.name,
-            "bacnet",
-            bacnet.device_instance,
-            str(bacnet.device_instance),
-        ):
+        if bacnet is not None and device == "bacnet":
             return bacnet.name
-        raise FaultError(f"unknown BACnet device {device!r}; the site's is {bacnet.name!r}")
+        for spec in self._site.bacnet_devices():
+            if device in (spec.name, spec.device_instance, str(spec.device_instance)):
+                return spec.name
+        return None
+
+    def _bacnet_device(self, device: Any) -> str:
+        devices = self._site.bacnet_devices()
+        if not devices:
+            raise FaultError("this site has no BACnet device")
+        if device is None:
+            return devices[0].name
+        found = self._find_bacnet(device)
+        if found is None:
+            names = ", ".join(d.name for d in devices)
+            raise FaultError(f"unknown BACnet device {device!r}; the site's: {names}")
+        return found
 
     def _params(self, name: str, device: str | None, request: dict[str, Any]) -> dict[str, Any]:
         params: dict[str, Any] = {}

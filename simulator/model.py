@@ -56,22 +56,24 @@ rejected (dry cooler; room: AC plus the room's exchange with the building), heat
 the loop's enthalpy and the room's temperature relative to the start). Energy is conserved:
 it_energy = Σ delivered + Σ rejected + stored, up to the Euler step's tiny error.
 
-Quantity names (``quantities()`` lists them all with values):
-time_s, time_of_day_h, shop_open, it_power_w, it_energy_wh (the PDU's counter), pdu_voltage_v,
-pdu_current_a, ups_status.<online|on_battery|low_battery|charging|bypass|fault|input_bad|
-output_off|self_test|high_efficiency|info_alert> (0/1; the last three stay 0: the model runs no
-self test, no eco mode and raises no alerts, but a real card's status word has those bits),
+Quantity names (``quantities()`` lists them all with values): time_s, time_of_day_h, shop_open,
+it_power_w, it_energy_wh (the PDU's counter), pdu_voltage_v, pdu_current_a,
+ups_status.<online|on_battery|low_battery|charging|bypass|fault|input_bad|
+output_off|self_test|high_efficiency|info_alert> (0/1; the last three stay 0: the model runs no self
+test, no eco mode and raises no alerts, but a real card's status word has those bits),
 ups_output_source.<normal|battery|bypass|off> (0/1), ups_battery_charge_pct, ups_runtime_s,
-ups_load_pct, ups_input_voltage_v, ups_output_power_w, inlet_temperature_c,
-exhaust_temperature_c, humidity_pct, door_open, room_ac_power_w, loop_supply_temperature_c,
-loop_return_temperature_c, loop_flow_m3h, loop_density_kg_m3, loop_cp_j_per_kgk,
-heat_meter_power_w, heat_meter_energy_wh (the meter's counter), outdoor_temperature_c,
-space_temperature_c.<space>, space_setpoint_c.<space> (its own heating's setpoint, by the
-shop's hours), occupancy.<space>, space_heating_power_w.<space>,
-destination_power_w.<destination>, destination_demand_w.<sink> (a sink with a heating curve:
-what it would take now), valve_position_pct.<valve> (where the valve is: it lags the command
-by its stroke and stays put while stuck; what a feedback point shows), valve_command_pct.<valve>,
-pump_on (effective: commanded and not failed), pump_command.
+ups_load_pct, ups_input_voltage_v, ups_output_power_w, inlet_temperature_c, exhaust_temperature_c,
+humidity_pct, door_open, room_ac_power_w, loop_supply_temperature_c, loop_return_temperature_c,
+loop_flow_m3h, loop_density_kg_m3, loop_cp_j_per_kgk, heat_meter_power_w, heat_meter_energy_wh (the
+meter's counter), outdoor_temperature_c, space_temperature_c.<space>, space_setpoint_c.<space> (its
+own heating's setpoint, by the shop's hours), occupancy.<space>, space_heating_power_w.<space>,
+destination_power_w.<destination>, destination_energy_wh.<destination> (a branch meter's counter:
+the heat delivered or rejected there, from ``branch_meters.initial_energy_wh``),
+destination_flow_m3h.<destination> and destination_return_temperature_c.<destination> (what a meter
+on the branch measures; its supply is the loop's), destination_demand_w.<sink> (a sink with a
+heating curve: what it would take now), valve_position_pct.<valve> (where the valve is: it lags the
+command by its stroke and stays put while stuck; what a feedback point shows),
+valve_command_pct.<valve>, pump_on (effective: commanded and not failed), pump_command.
 """
 
 from __future__ import annotations
@@ -184,11 +186,16 @@ class SiteModel:
             self._meter_start_wh = float(p.get("heat_meter", {}).get("initial_energy_wh", 0.0))
         except (KeyError, TypeError, ValueError) as err:
             raise SiteError(f"{site.path}: bad or missing physics parameter: {err}") from err
+        # A branch meter's counter starts where the site file says (a meter is never new).
+        self._dest_meter_start_wh = float(p.get("branch_meters", {}).get("initial_energy_wh", 0.0))
+        self._dest_ledger = {
+            d: f"rejected.{d}" if self._dest[d]["kind"] == "outdoor" else f"delivered.{d}"
+            for d in self._dest
+        }
         self._stored_ref_j = self._stored_j()
         self._events: dict[tuple[str, int], list[_Event]] = {}
         self._ledger_j: dict[str, float] = {"it_energy": 0.0, "heat_to_loop": 0.0}
-        for d in self._dest:
-            key = f"rejected.{d}" if self._dest[d]["kind"] == "outdoor" else f"delivered.{d}"
+        for key in self._dest_ledger.values():
             self._ledger_j[key] = 0.0
         self._ledger_j["rejected.room"] = 0.0
         for s in self._spaces:
@@ -434,6 +441,17 @@ class SiteModel:
                 power = min(power, demand)
             flows.dest_power[name] = power
             q[f"destination_power_w.{name}"] = power
+            # What a meter on the branch reads: its share of the loop's flow, the loop's supply,
+            # and the return its heat exchanger leaves; its counter is the branch's ledger.
+            q[f"destination_flow_m3h.{name}"] = (
+                q["loop_flow_m3h"] * flows.conductance[name] / flows.total_g
+            )
+            q[f"destination_return_temperature_c.{name}"] = (
+                flows.t_sup - power / c_branch if c_branch > 0.0 else flows.t_sup
+            )
+            q[f"destination_energy_wh.{name}"] = (
+                self._dest_meter_start_wh + self._ledger_j[self._dest_ledger[name]] / 3600.0
+            )
             q[f"valve_position_pct.{name}"] = self.valve_position[name]
             q[f"valve_command_pct.{name}"] = self.valve_command[name]
 

@@ -8,7 +8,8 @@ so a test can compare what a client read with ``state()`` exactly.
 The BACnet device (simulator/bacnet_device.py) is started when the site has a ``bacnet``
 section; each tick (and before ``state()`` and after ``advance()``) the runner calls its
 ``sync()``, which shows model quantities on its inputs and applies its outputs' effective
-commands to the model.
+commands to the model. The site's BACnet heat meters (``bacnet_meters``) are further devices of
+the same kind, inputs only, each on its own port, synced with it.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class SimulatorRunner:
         modbus_port: int = 0,
         bacnet_port: int = 0,
         control_port: int = 0,
+        bacnet_meter_port: int = 0,
         speed: float = 1.0,
         seed: int = 0,
     ) -> None:
@@ -57,21 +59,32 @@ class SimulatorRunner:
         self.model = SiteModel(site, self.faults, seed=seed)
         self.modbus = ModbusGateway(site, self.model, self.faults, host, modbus_port)
         self.bacnet: Any = None
-        if site.bacnet is not None:
+        # The site's BACnet heat meters: one device each, on consecutive ports from
+        # bacnet_meter_port (0: free ones), as separate meters sit on a site's network.
+        self.bacnet_meters: list[Any] = []
+        if site.bacnet is not None or site.bacnet_meters:
             # Imported here so that a site without BACnet never loads bacpypes3.
             from simulator.bacnet_device import BacnetDevice, DeviceSpec  # noqa: PLC0415
 
-            spec = DeviceSpec.from_site(site.params["bacnet"])
             self._check_bacnet_names()
-            self.bacnet = BacnetDevice(spec, self.model, self.faults, host, bacnet_port)
+            if site.bacnet is not None:
+                spec = DeviceSpec.from_site(site.params["bacnet"])
+                self.bacnet = BacnetDevice(spec, self.model, self.faults, host, bacnet_port)
+            for index, section in enumerate(site.params.get("bacnet_meters") or ()):
+                port = bacnet_meter_port + index if bacnet_meter_port else 0
+                meter = DeviceSpec.from_site(section)
+                self.bacnet_meters.append(BacnetDevice(meter, self.model, self.faults, host, port))
         self._lock = asyncio.Lock()
         self._tick_task: asyncio.Task[None] | None = None
 
     def _check_bacnet_names(self) -> None:
         # A typo in the site file must stop the start, not fail every tick.
-        assert self.site.bacnet is not None
         quantities = self.model.quantities()
-        for obj in self.site.bacnet.objects:
+        devices = self.site.bacnet_devices()
+        instances = [device.device_instance for device in devices]
+        if len(set(instances)) != len(instances):
+            raise SiteError(f"{self.site.path}: two BACnet devices share a device instance")
+        for obj in (obj for device in devices for obj in device.objects):
             where = f"{self.site.path}: bacnet object {obj.name}"
             if obj.quantity is not None and obj.quantity not in quantities:
                 raise SiteError(f"{where}: the model has no quantity {obj.quantity!r}")
@@ -83,6 +96,8 @@ class SimulatorRunner:
         await self.modbus.start()
         if self.bacnet is not None:
             await self.bacnet.start()
+        for meter in self.bacnet_meters:
+            await meter.start()
         self._tick_task = asyncio.create_task(self._ticker(), name="simulator clock")
 
     async def stop(self) -> None:
@@ -94,6 +109,8 @@ class SimulatorRunner:
             self._tick_task = None
         if self.bacnet is not None:
             self.bacnet.close()
+        for meter in self.bacnet_meters:
+            meter.close()
         await self.modbus.stop()
 
     def ready_info(self) -> dict[str, Any]:
@@ -109,6 +126,15 @@ class SimulatorRunner:
             "ready": True,
             "modbus": {"host": self.host, "port": self.modbus.port},
             "bacnet": bacnet,
+            "bacnet_meters": [
+                {
+                    "name": meter.spec.name,
+                    "host": self.host,
+                    "port": meter.port,
+                    "device_instance": meter.device_instance,
+                }
+                for meter in self.bacnet_meters
+            ],
             "control": {"host": self.host, "port": self.control_port},
             "speed": self.speed,
             "seed": self.seed,
@@ -136,6 +162,8 @@ class SimulatorRunner:
     def _sync_bacnet(self) -> None:
         if self.bacnet is not None:
             self.bacnet.sync()
+        for meter in self.bacnet_meters:
+            meter.sync()
 
     async def advance(self, seconds: float) -> None:
         """Advance simulated time by seconds (any speed), in slices that let servers answer."""
@@ -246,4 +274,14 @@ class SimulatorRunner:
             "requests": requests,
             "modbus": self.modbus.device_state(),
             "bacnet": bacnet,
+            "bacnet_meters": {
+                meter.spec.name: {
+                    "device_instance": meter.device_instance,
+                    "port": meter.port,
+                    "offline": self.faults.active("device_offline", meter.spec.name),
+                    "requests": meter.request_counts(),
+                    "objects": meter.object_state(),
+                }
+                for meter in self.bacnet_meters
+            },
         }

@@ -15,7 +15,12 @@ A site file (see simulator/sites/demo.yaml, the default) has these top-level sec
   quantity it shows) or ``valve`` / ``pump`` (outputs: what its priority array's winner
   commands through SiteModel.command_valve / command_pump), plus ``relinquish_default`` on
   outputs (a number for analog, ``active`` / ``inactive`` for binary) and an optional
-  ``cov_increment``.
+  ``cov_increment``; an input may scale its quantity with ``factor`` (e.g. Wh to kWh: 0.001);
+- ``bacnet_meters``: a list of further BACnet devices, each shaped like ``bacnet`` with inputs
+  only: the heat meters (BTU meters, energy valves) on the loop and its branches, each its own
+  device instance on its own port, as such meters are on a site's network. Their counters are
+  the model's (heat_meter_energy_wh for the loop, destination_energy_wh.<d> per branch), so
+  they agree with the Modbus heat meter.
 
 Errors name the file and the field (SiteError, a ValueError).
 """
@@ -74,6 +79,7 @@ class BacnetObjectSpec:
     pump: str | None = None
     relinquish_default: float | str | None = None
     cov_increment: float | None = None
+    factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,11 @@ class Site:
     modbus_devices: tuple[ModbusDeviceSpec, ...]
     bacnet: BacnetDeviceSpec | None
     profiles_dir: Path = field(default=PROFILES_DIR)
+    bacnet_meters: tuple[BacnetDeviceSpec, ...] = ()
+
+    def bacnet_devices(self) -> tuple[BacnetDeviceSpec, ...]:
+        """Every BACnet device of the site: the controller first, then the meters."""
+        return (*(() if self.bacnet is None else (self.bacnet,)), *self.bacnet_meters)
 
     def modbus_device(self, key: str | int) -> ModbusDeviceSpec:
         """Find a Modbus device by name, profile id or unit id (KeyError if none)."""
@@ -128,7 +139,25 @@ def load_site(path: str | Path | None = None) -> Site:
         params=raw,
         modbus_devices=_modbus_devices(site_path, raw.get("modbus") or {}),
         bacnet=_bacnet_device(site_path, raw.get("bacnet")),
+        bacnet_meters=_bacnet_meters(site_path, raw.get("bacnet_meters")),
     )
+
+
+def _bacnet_meters(path: Path, raw: Any) -> tuple[BacnetDeviceSpec, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise SiteError(f"{path}: bacnet_meters must be a list of devices")
+    meters: list[BacnetDeviceSpec] = []
+    for index, item in enumerate(raw):
+        where = f"bacnet_meters[{index}]"
+        meter = _bacnet_device(path, item, where)
+        if meter is None:
+            raise SiteError(f"{path}: {where} must be a mapping")
+        if any(obj.type not in BACNET_INPUT_TYPES for obj in meter.objects):
+            raise SiteError(f"{path}: {where}: a meter has inputs only")
+        meters.append(meter)
+    return tuple(meters)
 
 
 def _modbus_devices(path: Path, raw: dict[str, Any]) -> tuple[ModbusDeviceSpec, ...]:
@@ -169,17 +198,17 @@ def _modbus_devices(path: Path, raw: dict[str, Any]) -> tuple[ModbusDeviceSpec, 
     return tuple(specs)
 
 
-def _bacnet_device(path: Path, raw: Any) -> BacnetDeviceSpec | None:
+def _bacnet_device(path: Path, raw: Any, section: str = "bacnet") -> BacnetDeviceSpec | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise SiteError(f"{path}: bacnet must be a mapping")
+        raise SiteError(f"{path}: {section} must be a mapping")
     instance = raw.get("device_instance")
     if not isinstance(instance, int) or not 0 <= instance < 4194303:
-        raise SiteError(f"{path}: bacnet.device_instance must be an integer 0..4194302")
+        raise SiteError(f"{path}: {section}.device_instance must be an integer 0..4194302")
     objects: list[BacnetObjectSpec] = []
     for index, obj in enumerate(raw.get("objects") or []):
-        where = f"{path}: bacnet.objects[{index}]"
+        where = f"{path}: {section}.objects[{index}]"
         if not isinstance(obj, dict):
             raise SiteError(f"{where}: must be a mapping")
         obj_type = obj.get("type")
@@ -206,6 +235,7 @@ def _bacnet_device(path: Path, raw: Any) -> BacnetDeviceSpec | None:
                 pump=obj.get("pump"),
                 relinquish_default=obj.get("relinquish_default"),
                 cov_increment=obj.get("cov_increment"),
+                factor=float(obj.get("factor", 1.0)),
             )
         )
     return BacnetDeviceSpec(

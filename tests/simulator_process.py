@@ -17,7 +17,8 @@ Fixtures:
     and returns its ``SimulatorProcess``; every one started is stopped when the test ends.
 
 ``SimulatorProcess`` attributes: ``host``, ``modbus_port``, ``bacnet_port`` and
-``bacnet_device_instance`` (None for a site without BACnet), ``control_port``,
+``bacnet_device_instance`` (None for a site without BACnet), ``bacnet_meters`` (the site's
+BACnet heat meters: name -> (port, device instance)), ``control_port``,
 ``control_url``, ``ready`` (the ready line as a dict), ``process``. Helpers (sync, and
 ``async_``-prefixed coroutines for async tests, which must not block the event loop):
 
@@ -94,6 +95,14 @@ class SimulatorProcess:
     def bacnet_device_instance(self) -> int | None:
         bacnet = self.ready.get("bacnet")
         return None if bacnet is None else int(bacnet["device_instance"])
+
+    @property
+    def bacnet_meters(self) -> dict[str, tuple[int, int]]:
+        """The site's BACnet heat meters: name -> (port, device instance)."""
+        return {
+            str(m["name"]): (int(m["port"]), int(m["device_instance"]))
+            for m in self.ready.get("bacnet_meters") or ()
+        }
 
     @property
     def control_port(self) -> int:
@@ -223,6 +232,7 @@ def start_simulator(
     """Start ``python -m simulator`` on 127.0.0.1 with free ports and wait for its ready line."""
     args = [sys.executable, "-m", "simulator", "--host", "127.0.0.1"]
     args += ["--modbus-port", "0", "--bacnet-port", "0", "--control-port", "0"]
+    args += ["--bacnet-meter-port", "0"]
     args += ["--speed", repr(float(speed)), "--seed", str(seed)]
     if site is not None:
         args += ["--site", os.fspath(site)]

@@ -76,6 +76,50 @@ def demo_objects(roles: dict[str, str] | None = None) -> list[BacnetObjectConfig
     return objects
 
 
+def meter_objects(meter: str, roles: dict[str, str]) -> list[BacnetObjectConfig]:
+    """The objects of one of the demo site's BACnet heat meters (``bacnet_meters``), with roles
+    by object ("analog-input,2": "heat_meter_energy"), as the flow would store them."""
+    raw = yaml.safe_load((REPO_ROOT / "simulator" / "sites" / "demo.yaml").read_text())
+    device = next(d for d in raw["bacnet_meters"] if d["name"] == meter)
+    return [
+        BacnetObjectConfig(
+            object_id=(oid := ObjectId(item["type"], int(item["instance"]))),
+            name=item["name"],
+            description=item.get("description"),
+            units=item.get("units"),
+            role=roles.get(str(oid)),
+        )
+        for item in device["objects"]
+    ]
+
+
+def meter_subentry(
+    sim: SimulatorProcess,
+    meter: str,
+    roles: dict[str, str],
+    *,
+    subentry_id: str,
+    scan_interval_s: float = 10,
+) -> dict[str, Any]:
+    """The subentry of one of the simulator's BACnet heat meters, polled (no COV): a meter's
+    counter is read at the site's pace, as the Modbus meter's is."""
+    port, instance = sim.bacnet_meters[meter]
+    config = BacnetDeviceConfig(
+        address=f"{sim.host}:{port}",
+        device_instance=instance,
+        objects=tuple(meter_objects(meter, roles)),
+        scan_interval_s=scan_interval_s,
+        cov=False,
+    )
+    return {
+        "subentry_id": subentry_id,
+        "data": config.as_data(),
+        "subentry_type": SUBENTRY_BACNET_DEVICE,
+        "title": meter,
+        "unique_id": device_unique_id(instance),
+    }
+
+
 def device_subentry(
     sim: SimulatorProcess,
     *,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from pymodbus.client import ModbusTcpClient
 import pytest
@@ -207,3 +208,62 @@ def test_a_bad_site_file_fails_before_ready(tmp_path: Path) -> None:
     site.write_text("clock: [not, a, mapping]\n", encoding="utf-8")
     with pytest.raises(RuntimeError, match="section 'clock'"):
         start_simulator(site=site)
+
+
+def _meter_values(state: dict[str, Any], meter: str) -> dict[str, float]:
+    objects = state["bacnet_meters"][meter]["objects"]
+    return {o["name"]: float(o["present_value"]) for o in objects}
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_bacnet_meters_count_the_models_heat(simulator: SimulatorProcess) -> None:
+    """Each BACnet heat meter is its own device and port; its counter is the model's truth,
+    in the unit its object says."""
+    meters = simulator.bacnet_meters
+    assert set(meters) == {
+        "loop-energy-meter",
+        "stockroom-energy-meter",
+        "tenant-a-energy-meter",
+        "shared-loop-energy-meter",
+    }
+    ports = {port for port, _ in meters.values()} | {simulator.bacnet_port}
+    instances = {instance for _, instance in meters.values()} | {simulator.bacnet_device_instance}
+    assert len(ports) == len(instances) == 5
+    simulator.advance(600)
+    state = simulator.state()
+    q, ledgers = state["quantities"], state["ledgers"]
+    loop = _meter_values(state, "loop-energy-meter")
+    assert loop["EM-LOOP-ENERGY"] == pytest.approx(q["heat_meter_energy_wh"] / 1000)
+    assert loop["EM-LOOP-POWER"] == pytest.approx(q["heat_meter_power_w"] / 1000)
+    stockroom = _meter_values(state, "stockroom-energy-meter")
+    assert stockroom["EM-STOCKROOM-ENERGY"] == pytest.approx(
+        86000.0 + ledgers["delivered_wh.stockroom"]
+    )
+    shared = _meter_values(state, "shared-loop-energy-meter")
+    assert shared["EM-SHARED-ENERGY"] == pytest.approx(
+        (86000.0 + ledgers["delivered_wh.shared_loop"]) / 1e6
+    )
+    # The loop meter's counter moves with the heat the loop takes in (the Modbus meter's truth).
+    simulator.advance(600)
+    later = simulator.state()
+    gained_kwh = (
+        _meter_values(later, "loop-energy-meter")["EM-LOOP-ENERGY"] - loop["EM-LOOP-ENERGY"]
+    )
+    truth_wh = later["ledgers"]["heat_to_loop_wh"] - ledgers["heat_to_loop_wh"]
+    assert truth_wh > 100
+    assert gained_kwh * 1000 == pytest.approx(truth_wh, rel=1e-6)
+
+
+@pytest.mark.usefixtures("socket_enabled")
+def test_a_bacnet_meter_goes_offline_by_its_name_or_instance(simulator: SimulatorProcess) -> None:
+    try:
+        added = simulator.inject_fault("device_offline", device=47121)
+        assert added["fault"]["device"] == "stockroom-energy-meter"
+        state = simulator.state()
+        assert state["bacnet_meters"]["stockroom-energy-meter"]["offline"] is True
+        assert state["bacnet_meters"]["loop-energy-meter"]["offline"] is False
+        assert state["bacnet"]["offline"] is False
+    finally:
+        simulator.clear_faults()
+    with pytest.raises(ControlError, match="loop-energy-meter"):
+        simulator.inject_fault("device_offline", device="garage-meter")

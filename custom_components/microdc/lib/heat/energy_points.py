@@ -13,7 +13,17 @@ from typing import Any
 from ..points import Point, Role
 from .counter import CounterSpec
 
-WH_PER_UNIT = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1_000_000.0}
+# Heat meters count in Wh, kWh or MWh, or in joules (European meters often in MJ): the energy
+# units a BACnet object's engineering units map to (lib/protocols/bacnet_units.py) and profiles
+# use. 1 Wh = 3600 J.
+WH_PER_UNIT = {
+    "Wh": 1.0,
+    "kWh": 1000.0,
+    "MWh": 1_000_000.0,
+    "J": 1 / 3600,
+    "kJ": 1000 / 3600,
+    "MJ": 1_000_000 / 3600,
+}
 W_PER_UNIT = {"W": 1.0, "kW": 1000.0, "MW": 1_000_000.0}
 # Without a power point's maximum: far above any retail micro data centre's rack or loop, still
 # far below a counter's jump to a replaced meter's reading.

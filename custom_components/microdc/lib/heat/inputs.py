@@ -50,6 +50,7 @@ class LoopPoints:
         roles = _by_role(points)
         flow, energy = roles.get(Role.LOOP_FLOW), roles.get(Role.HEAT_METER_ENERGY)
         if energy is not None and counter_spec(energy) is None:
+            _LOGGER.warning("%s is no counter microdc can read (unit %s)", energy.key, energy.unit)
             energy = None
         if flow is not None and flow.unit not in _FLOW_UNITS:
             _LOGGER.warning("%s: flow unit %s is not one microdc knows", flow.key, flow.unit)
