@@ -87,7 +87,9 @@ BACNET_ROLES: dict[str, str] = {
 }
 # The names the demo gives the controller's objects in the flow's names step (the flow offers
 # each object's description; a person would type shorter ones). The entity ids follow them:
-# number.hvac_controller_tenant_a_valve, ... (dashboards/microdc.yaml).
+# valve.hvac_controller_tenant_a_valve (its number.hvac_controller_tenant_a_valve is a spare,
+# disabled by default), ... The dashboard (dashboards/microdc.yaml) shows the valves read-only, by
+# their feedback sensors: the router commands them.
 BACNET_NAMES: dict[str, str] = {
     "LOOP-SUPPLY-T": "Loop supply temperature",
     "LOOP-RETURN-T": "Loop return temperature",

@@ -17,6 +17,7 @@ from homeassistant.helpers.typing import ConfigType
 from .command_record import commands_store
 from .const import DOMAIN
 from .device_builder import async_delete_site_issues
+from .discovery import spare_entities
 from .heat_accounting import heat_store
 from .models import MicrodcConfigEntry
 from .routed_entities import async_hand_routed_entities_to_router
@@ -31,6 +32,7 @@ PLATFORMS: list[Platform] = [
     Platform.SELECT,
     Platform.SENSOR,
     Platform.SWITCH,
+    Platform.VALVE,
 ]
 
 
@@ -53,7 +55,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: MicrodcConfigEntry) -> b
         await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
         site.async_spread_polls()
         async_hand_routed_entities_to_router(
-            hass, entry, frozenset() if site.routing is None else site.routing.routed
+            hass,
+            entry,
+            frozenset() if site.routing is None else site.routing.routed,
+            spare_entities(site.devices),
         )
     except BaseException:
         # async_unload_entry does not run after a failed setup: stop what started here.

@@ -1,4 +1,4 @@
-"""The base of entities that command a point: number, switch and select.
+"""The base of entities that command a point: number, valve, switch and select.
 
 They write through their device's coordinator at the site's priority (BACnet; Modbus has no
 priorities), and can give their command back (``microdc.relinquish``) where the protocol can.
@@ -23,6 +23,14 @@ class MicrodcCommandEntity(MicrodcPointEntity):
         """Unavailable without a reading to show (after a failed poll, a fault)."""
         reading = self.reading
         return super().available and reading is not None and reading.value is not None
+
+    @property
+    def held_number(self) -> float | None:
+        """What the device holds, as a number (None: no numeric reading)."""
+        value = self.coordinator.value(self.point.key)
+        return (
+            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
 
     async def async_command(self, value: Value) -> None:
         """Write the value at the site's priority, unless the site or its safety says no."""

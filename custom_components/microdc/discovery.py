@@ -12,11 +12,12 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from homeassistant.const import Platform
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import DeviceCoordinator
-from .lib.points import Point, PointRef, Role, ValueKind
+from .lib.points import Point, PointRef, Role, ValueKind, is_positionable_valve
 
 if TYPE_CHECKING:
     from .site import Site
@@ -65,6 +66,19 @@ def discover[D: EntityDescription](
 def routed_points(site: Site) -> frozenset[PointRef]:
     """The valve points the site's heat router commands (none without a router)."""
     return frozenset() if site.routing is None else site.routing.routed
+
+
+def spare_entities(
+    coordinators: Mapping[str, DeviceCoordinator],
+) -> frozenset[tuple[str, PointRef]]:
+    """(domain, point) of the entities disabled by default whatever routes them: the number
+    entities of valve points, which their valve entities replace."""
+    return frozenset(
+        (Platform.NUMBER.value, PointRef(subentry_id, point.key))
+        for subentry_id, coordinator in coordinators.items()
+        for point in coordinator.device.points.values()
+        if is_positionable_valve(point)
+    )
 
 
 def add_point_entities[D: EntityDescription](

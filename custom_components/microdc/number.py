@@ -1,4 +1,9 @@
-"""Number entities: writable numeric points (valves, setpoints) of every protocol."""
+"""Number entities: writable numeric points (setpoints, valves) of every protocol.
+
+A valve point (its commanded position) is the valve platform's: its number is still made, so
+that a site that has one keeps it as it is (same entity id, enabled), but a new one is disabled
+by default.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .command import MicrodcCommandEntity
 from .discovery import PointSchema, add_point_entities, routed_points
 from .entity import PointEntityDescription, device_class_of, point_naming
-from .lib.points import Point, ValueKind
+from .lib.points import Point, ValueKind, is_positionable_valve
 from .models import MicrodcConfigEntry
 
 PARALLEL_UPDATES = 1  # one command at a time per platform: a controller is a small device
@@ -34,8 +39,11 @@ class MicrodcNumberEntityDescription(NumberEntityDescription, PointEntityDescrip
 def _describe(
     point: Point, points: Mapping[str, Point]
 ) -> Iterable[MicrodcNumberEntityDescription]:
+    naming = point_naming(point, points)
+    if is_positionable_valve(point):
+        naming["entity_registry_enabled_default"] = False
     yield MicrodcNumberEntityDescription(
-        **point_naming(point, points),
+        **naming,
         point=point,
         device_class=device_class_of(point, NumberDeviceClass),
         native_unit_of_measurement=point.unit,
@@ -72,10 +80,7 @@ class MicrodcNumber(MicrodcCommandEntity, NumberEntity):
     @property
     def native_value(self) -> float | None:
         """What the device holds."""
-        value = self.coordinator.value(self.point.key)
-        return (
-            float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        )
+        return self.held_number
 
     async def async_set_native_value(self, value: float) -> None:
         """Write the value."""

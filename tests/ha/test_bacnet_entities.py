@@ -96,7 +96,8 @@ async def _unload(hass: HomeAssistant, *entries: Any) -> None:
 async def test_entity_mapping(
     hass: HomeAssistant, simulator: SimulatorProcess, device_registry: dr.DeviceRegistry
 ) -> None:
-    """Analog in: sensor; binary in: binary sensor; analog out: number; binary out: switch."""
+    """Analog in: sensor; binary in: binary sensor; analog out: number (and valve, for a valve
+    point); binary out: switch."""
     roles = {
         "analog-input,1": "loop_supply_temperature",
         "analog-output,1": "valve_position",
@@ -130,17 +131,28 @@ async def test_entity_mapping(
     assert occupancy.state == expected
     assert occupancy.attributes["device_class"] == "occupancy"  # from its role
 
-    valve = state_of(hass, entity_id_of(hass, entry, "number", "analog-output,1"))
-    assert float(valve.state) == sim_command(sim, "analog-output,1")["present_value"]
-    assert valve.attributes["unit_of_measurement"] == "%"
-    assert (valve.attributes["min"], valve.attributes["max"]) == (0.0, 100.0)
+    valve = state_of(hass, entity_id_of(hass, entry, "valve", "analog-output,1"))
+    assert (
+        valve.attributes["current_position"] == sim_command(sim, "analog-output,1")["present_value"]
+    )
+    assert valve.attributes["device_class"] == "water"
+    # The valve point's number is a spare, disabled by default; an output without the role
+    # is a number.
+    spare = er.async_get(hass).async_get(entity_id_of(hass, entry, "number", "analog-output,1"))
+    assert spare is not None
+    assert spare.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    tenant_b = state_of(hass, entity_id_of(hass, entry, "number", "analog-output,3"))
+    assert float(tenant_b.state) == sim_command(sim, "analog-output,3")["present_value"]
+    assert tenant_b.attributes["unit_of_measurement"] == "%"
+    assert (tenant_b.attributes["min"], tenant_b.attributes["max"]) == (0.0, 100.0)
     dry_cooler = state_of(hass, entity_id_of(hass, entry, "number", "analog-output,5"))
     assert float(dry_cooler.state) == 100.0  # its relinquish default: heat goes outdoors
 
     pump = state_of(hass, entity_id_of(hass, entry, "switch", "binary-output,1"))
     assert pump.state == STATE_ON
 
-    # One entity per object; commandable objects are controls only.
+    # One entity per object, and a valve for the valve point; commandable objects are
+    # controls only.
     subentry_id = coordinator_of(entry).subentry.subentry_id
     domains = [
         e.domain
@@ -148,7 +160,7 @@ async def test_entity_mapping(
         if e.config_subentry_id == subentry_id
     ]
     assert sorted(domains) == sorted(
-        ["sensor"] * 12 + ["binary_sensor"] * 3 + ["number"] * 5 + ["switch"]
+        ["sensor"] * 12 + ["binary_sensor"] * 3 + ["number"] * 5 + ["switch", "valve"]
     )
 
     device = device_registry.async_get_device_by_identifier(

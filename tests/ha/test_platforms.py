@@ -119,7 +119,14 @@ def _demo_site(sim: SimulatorProcess) -> MockConfigEntry:
 
 @pytest.mark.parametrize(
     "platform",
-    [Platform.SENSOR, Platform.BINARY_SENSOR, Platform.NUMBER, Platform.SWITCH],
+    [
+        Platform.SENSOR,
+        Platform.BINARY_SENSOR,
+        Platform.NUMBER,
+        Platform.SWITCH,
+        Platform.SELECT,
+        Platform.VALVE,
+    ],
 )
 async def test_platform_snapshot(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
@@ -143,7 +150,8 @@ async def test_platform_snapshot(  # noqa: PLR0917 - fixtures
             for e in er.async_entries_for_config_entry(entity_registry, entry.entry_id)
             if e.disabled_by is er.RegistryEntryDisabler.INTEGRATION
         ]
-        assert bool(disabled) == (platform is Platform.NUMBER)  # the five valves
+        # The five valves, by their valve entities and their (spare) numbers.
+        assert bool(disabled) == (platform in {Platform.NUMBER, Platform.VALVE})
         for e in disabled:
             entity_registry.async_update_entity(e.entity_id, disabled_by=None)
         if disabled:

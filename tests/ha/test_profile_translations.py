@@ -16,7 +16,7 @@ from typing import Any
 from homeassistant.const import Platform
 import pytest
 
-from custom_components.microdc import binary_sensor, number, select, sensor, switch
+from custom_components.microdc import binary_sensor, number, select, sensor, switch, valve
 from custom_components.microdc.discovery import PointSchema
 from custom_components.microdc.lib.points import Point
 from custom_components.microdc.lib.profile import BUILTIN_PROFILES_DIR, load_profiles
@@ -28,6 +28,7 @@ PLATFORM_SCHEMAS: dict[Platform, tuple[PointSchema[Any], ...]] = {
     Platform.NUMBER: number.SCHEMAS,
     Platform.SWITCH: switch.SCHEMAS,
     Platform.SELECT: select.SCHEMAS,
+    Platform.VALVE: valve.SCHEMAS,
 }
 
 

@@ -302,6 +302,37 @@ async def test_writes_reach_the_device_within_the_profiles_range(
     assert (await _served(sim, VALVE))["setpoint"]["raw"] == 3725
 
 
+async def test_the_energy_valve_is_a_valve_over_modbus(
+    hass: HomeAssistant, real_simulator: SimulatorProcess, site: tuple[MockConfigEntry, Clock]
+) -> None:
+    """The Belimo setpoint (a writable valve_position register) is a valve entity that writes
+    the register, and shows what it holds; it is the router's, so the engineer enables it."""
+    entry, _ = site
+    registry = er.async_get(hass)
+    valve_id = _entity_id(hass, Platform.VALVE, f"{VALVE}_setpoint")
+    routed = registry.async_get(valve_id)
+    assert routed is not None
+    assert routed.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    registry.async_update_entity(valve_id, disabled_by=None)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    valve = hass.states.get(valve_id)
+    assert valve is not None
+    assert valve.name == "belimo_energy_valve_v4 Valve"
+    assert valve.attributes["device_class"] == "water"
+
+    await hass.services.async_call(
+        "valve", "set_valve_position", {"entity_id": valve_id, "position": 37}, blocking=True
+    )
+    assert (await _served(real_simulator, VALVE))["setpoint"]["raw"] == 3700
+    valve = hass.states.get(valve_id)
+    assert valve is not None
+    assert (valve.state, valve.attributes["current_position"]) == ("open", 37)
+    await hass.services.async_call("valve", "close_valve", {"entity_id": valve_id}, blocking=True)
+    assert (await _served(real_simulator, VALVE))["setpoint"]["raw"] == 0
+    assert _state(hass, Platform.VALVE, f"{VALVE}_setpoint") == "closed"
+
+
 async def test_every_entity_of_a_real_device_has_a_translated_name(
     hass: HomeAssistant, site: tuple[MockConfigEntry, Clock]
 ) -> None:

@@ -2,6 +2,8 @@
 
 A site whose controller's entities exist before any heat destination (as when the engineer
 adds the devices first), then a destination that routes the stockroom valve, then its removal.
+A valve point has a valve entity and a spare number entity (disabled by default): both are the
+router's while routed, and only what the router disabled is enabled again.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from custom_components.microdc.destination_config import (
 )
 from custom_components.microdc.lib.devices.bacnet_config import object_key
 from custom_components.microdc.lib.protocols.bacnet import ObjectId
+from custom_components.microdc.routed_entities import ROUTED_OPTION
 from tests.ha.bacnet_site import BACNET_OPTIONS, demo_objects, device_subentry
 from tests.simulator_process import SimulatorProcess
 
@@ -74,41 +77,70 @@ async def test_routed_valves_entities_go_to_the_router_and_come_back(
     await _settle(hass)
     registry = er.async_get(hass)
 
-    def entity(valve: ObjectId) -> er.RegistryEntry:
+    def entity(valve: ObjectId, domain: str = "valve") -> er.RegistryEntry:
         entity_id = registry.async_get_entity_id(
-            "number", DOMAIN, f"{CONTROLLER}_{object_key(valve)}"
+            domain, DOMAIN, f"{CONTROLLER}_{object_key(valve)}"
         )
         assert entity_id is not None
         found = registry.async_get(entity_id)
         assert found is not None
         return found
 
-    # No destination yet: the valves are the engineer's to move.
+    def marked(entry: er.RegistryEntry) -> bool:
+        return bool(entry.options.get(DOMAIN, {}).get(ROUTED_OPTION))
+
+    # No destination yet: the valves are the engineer's to move, by their valve entities.
     assert entity(STOCKROOM_VALVE).disabled_by is None
     assert hass.states.get(entity(STOCKROOM_VALVE).entity_id) is not None
+    # Their number entities are spares, disabled by default on a new site.
+    for valve in (STOCKROOM_VALVE, TENANT_A_VALVE):
+        assert entity(valve, "number").disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    # The tenant's number enabled, as a site from before the valve platform has it.
+    registry.async_update_entity(entity(TENANT_A_VALVE, "number").entity_id, disabled_by=None)
+    await hass.config_entries.async_reload(entry.entry_id)
+    await _settle(hass)
+    assert hass.states.get(entity(TENANT_A_VALVE, "number").entity_id) is not None
 
-    # A destination routes the stockroom valve (the site reloads for it): its entity goes.
-    hass.config_entries.async_add_subentry(entry, _destination("stockroom", STOCKROOM_VALVE))
+    # A destination routes the stockroom valve (the site reloads for it): its entities go.
+    stockroom = _destination("stockroom", STOCKROOM_VALVE)
+    hass.config_entries.async_add_subentry(entry, stockroom)
     await _settle(hass)
     assert entity(STOCKROOM_VALVE).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert marked(entity(STOCKROOM_VALVE))
     assert hass.states.get(entity(STOCKROOM_VALVE).entity_id) is None
+    assert entity(STOCKROOM_VALVE, "number").disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert marked(entity(STOCKROOM_VALVE, "number"))
     assert entity(TENANT_A_VALVE).disabled_by is None  # not routed: untouched
+    assert not marked(entity(TENANT_A_VALVE))
 
-    # The engineer enables it on purpose: it stays enabled over reloads.
+    # The engineer enables the valve on purpose: it stays enabled over reloads.
     registry.async_update_entity(entity(STOCKROOM_VALVE).entity_id, disabled_by=None)
     await hass.config_entries.async_reload(entry.entry_id)
     await _settle(hass)
     assert entity(STOCKROOM_VALVE).disabled_by is None
+    assert hass.states.get(entity(STOCKROOM_VALVE).entity_id) is not None
 
-    # A second destination, removed again: the entity it took comes back.
+    # A second destination, removed again: the entities it took come back, the enabled
+    # number too (the router had disabled it).
     tenant = _destination("tenant", TENANT_A_VALVE)
     hass.config_entries.async_add_subentry(entry, tenant)
     await _settle(hass)
-    assert entity(TENANT_A_VALVE).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    for domain in ("valve", "number"):
+        assert entity(TENANT_A_VALVE, domain).disabled_by is er.RegistryEntryDisabler.INTEGRATION
+        assert hass.states.get(entity(TENANT_A_VALVE, domain).entity_id) is None
     hass.config_entries.async_remove_subentry(entry, tenant.subentry_id)
     await _settle(hass)
-    assert entity(TENANT_A_VALVE).disabled_by is None
-    assert (
-        DOMAIN not in entity(TENANT_A_VALVE).options or not entity(TENANT_A_VALVE).options[DOMAIN]
-    )
+    for domain in ("valve", "number"):
+        given_back = entity(TENANT_A_VALVE, domain)
+        assert given_back.disabled_by is None, domain
+        assert not given_back.options.get(DOMAIN), domain
+
+    # The stockroom's destination removed: its spare number, which the router found disabled,
+    # stays disabled (unmarked); the valve the engineer enabled stays enabled.
+    hass.config_entries.async_remove_subentry(entry, stockroom.subentry_id)
+    await _settle(hass)
+    spare = entity(STOCKROOM_VALVE, "number")
+    assert spare.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert not marked(spare)
+    assert entity(STOCKROOM_VALVE).disabled_by is None
     await hass.config_entries.async_unload(entry.entry_id)

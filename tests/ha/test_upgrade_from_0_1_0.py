@@ -22,6 +22,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.microdc.const import DOMAIN
+from custom_components.microdc.routed_entities import DISABLED_BY_ROUTER_OPTION
 from tests.simulator_process import SimulatorProcess
 
 FIXTURE = Path(__file__).parent / "fixtures" / "site_0_1_0.json"
@@ -30,16 +31,19 @@ ENTRY_ID = "site010"
 # 90 s each with 60 polls of 10 s after each. A fresh simulator run as far serves the counters
 # the Store's baselines were taken from, so no energy is owed between the two runs.
 SIMULATED_S = 3 * 3600 + 2 * (90 + 60 * 10)
-# What this version adds to a 0.1.0 site, by unique id: the rack's IT power summed over its
-# feeds (issue 9), and the demo environment sensor's writable alarm limit and buzzer.
-NEW_UNIQUE_IDS = {
-    f"{ENTRY_ID}_site_it_power",
-    "env_exhaust_alarm_limit",
-    "env_alarm_buzzer",
+# What this version adds to a 0.1.0 site, by domain and unique id: the rack's IT power summed
+# over its feeds (issue 9), and the demo environment sensor's writable alarm limit and buzzer.
+NEW_ENTITIES = {
+    ("sensor", f"{ENTRY_ID}_site_it_power"),
+    ("number", "env_exhaust_alarm_limit"),
+    ("switch", "env_alarm_buzzer"),
     # Heat routing (issue 11): the site has heat destinations.
-    f"{ENTRY_ID}_heat_destination",
-    f"{ENTRY_ID}_heat_routing",
-    f"{ENTRY_ID}_heat_safety",
+    ("select", f"{ENTRY_ID}_heat_destination"),
+    ("sensor", f"{ENTRY_ID}_heat_routing"),
+    ("binary_sensor", f"{ENTRY_ID}_heat_safety"),
+    # The valve platform (issue 9): a valve entity for each valve point, next to its number
+    # (same unique id in another domain, so the number keeps its own).
+    *(("valve", f"controller_analog-output_{instance}") for instance in (1, 2, 3, 4)),
 }
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -113,27 +117,43 @@ async def test_a_0_1_0_site_keeps_its_entities_devices_and_totals(
     assert (entry.version, entry.minor_version) == (1, 1)  # the data's shape did not change
 
     entities = er.async_get(hass)
-    now = {e.unique_id: e for e in er.async_entries_for_config_entry(entities, entry.entry_id)}
-    before = {e["unique_id"]: e for e in saved["entities"]}
+    now = {
+        (e.domain, e.unique_id): e
+        for e in er.async_entries_for_config_entry(entities, entry.entry_id)
+    }
+    before = {(e["domain"], e["unique_id"]): e for e in saved["entities"]}
     # Every entity of 0.1.0 is still there under its entity id, and only the new ones came.
-    assert set(now) - set(before) == NEW_UNIQUE_IDS
+    assert set(now) - set(before) == NEW_ENTITIES
     assert set(before) - set(now) == set()
     # The valves the destinations route are the router's now: their number entities, enabled
     # in 0.1.0, are disabled by the integration (ids kept; an engineer may enable them again).
     routed = {f"{ref.device}_{ref.key}" for ref in entry.runtime_data.routing.routed}
     assert routed
-    for unique_id, old in before.items():
-        current = now[unique_id]
+    for (domain, unique_id), old in before.items():
+        current = now[domain, unique_id]
         assert current.entity_id == old["entity_id"], unique_id
         assert current.config_subentry_id == old["config_subentry_id"], unique_id
         state = hass.states.get(current.entity_id)
-        if unique_id in routed and current.domain == "number":
+        if unique_id in routed and domain == "number":
             assert current.disabled_by is er.RegistryEntryDisabler.INTEGRATION, unique_id
+            # The router disabled it (enabled in 0.1.0): enabled again when no longer routed,
+            # although a new valve's number is a spare disabled by default.
+            assert current.options[DOMAIN][DISABLED_BY_ROUTER_OPTION] is True, unique_id
             assert state is None, unique_id
         elif old["disabled_by"] is None:
             # Provided by the integration again, not a leftover restored by the registry.
             assert state is not None, unique_id
             assert not state.attributes.get("restored"), unique_id
+    # The new valve entities: named as the valves' numbers were, the router's where routed
+    # (all four valves are some destination's on this site).
+    for domain, unique_id in NEW_ENTITIES:
+        if domain != "valve":
+            continue
+        valve = now[domain, unique_id]
+        assert valve.entity_id == now["number", unique_id].entity_id.replace("number.", "valve.")
+        routed_valve = unique_id in routed
+        assert (valve.disabled_by is er.RegistryEntryDisabler.INTEGRATION) == routed_valve
+        assert (hass.states.get(valve.entity_id) is None) == routed_valve
     # A unit suggested since (minutes for durations) is for new entities: this one keeps
     # seconds, and so its long-term statistics.
     runtime = hass.states.get("sensor.demo_ups_runtime")

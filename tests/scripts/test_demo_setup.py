@@ -55,6 +55,9 @@ FEEDBACK_SENSORS = [
     "sensor.hvac_controller_shared_loop_valve_position",
     "sensor.hvac_controller_dry_cooler_valve_position",
 ]
+# The valves, by the names the demo types (its valve entities; their numbers are spares).
+VALVES = ["stockroom", "tenant_a", "tenant_b", "shared_loop", "dry_cooler"]
+COMMANDS = ("valve", "number")
 # The daily utility meter helper of each destination, over its "Heat to" sensor.
 METERS = {
     "Stockroom heat today": "sensor.demo_site_heat_to_stockroom",
@@ -144,6 +147,12 @@ async def _snapshot(url: str, login: dict[str, str]) -> dict[str, Any]:
                 "energy": await client.ws("energy/get_prefs"),
                 "automations": await _automations(client),
                 "helpers": [h["name"] for h in await client.ws("input_boolean/list")],
+                # The controller's command entities: the valves' valve and number entities.
+                "commands": {
+                    e["entity_id"]: e["disabled_by"]
+                    for e in await client.ws("config/entity_registry/list")
+                    if e["platform"] == "microdc" and e["entity_id"].split(".")[0] in COMMANDS
+                },
                 "log": [
                     entry
                     for entry in await client.ws("system_log/list")
@@ -248,7 +257,9 @@ def test_a_second_run_creates_nothing_and_keeps_what_the_user_changed(tmp_path: 
         # Every entity the dashboard shows exists: the names typed into the flows made them.
         dashboard = (REPO_ROOT / "dashboards" / "microdc.yaml").read_text("utf-8")
         shown = set(
-            re.findall(r"\b(?:sensor|binary_sensor|number|switch|select)\.[a-z0-9_]+", dashboard)
+            re.findall(
+                r"\b(?:sensor|binary_sensor|number|switch|select|valve)\.[a-z0-9_]+", dashboard
+            )
         )
         assert len(shown) > 30
         assert shown <= made["states"], sorted(shown - made["states"])
@@ -267,6 +278,16 @@ def test_a_second_run_creates_nothing_and_keeps_what_the_user_changed(tmp_path: 
         assert feedback == sorted(
             (f"analog-output_{i}", FEEDBACK[name]) for i, name in enumerate(FEEDBACK, start=1)
         ), made["destinations"]
+        # Each valve is a valve entity named as typed, and the router's (the reject path's
+        # too): disabled by the integration, as its spare number; the dashboard writes none.
+        for valve in VALVES:
+            for domain in COMMANDS:
+                entity_id = f"{domain}.hvac_controller_{valve}_valve"
+                assert made["commands"].get(entity_id) == "integration", (
+                    entity_id,
+                    made["commands"],
+                )
+        assert not shown & set(made["commands"]), shown & set(made["commands"])
         # Today's heat per destination: a daily utility meter helper over each "Heat to"
         # sensor, with a number from the first minute (the dashboard shows these).
         assert made["meters"] == sorted(METERS)

@@ -55,6 +55,9 @@ COUNTER_ROLES = frozenset({Role.IT_ENERGY, Role.HEAT_METER_ENERGY})
 POWER_ROLES = frozenset({Role.IT_POWER, Role.HEAT_METER_POWER})
 # Roles that make a device a heat meter that can measure a circuit of the loop.
 METER_ROLES = frozenset({Role.HEAT_METER_ENERGY, Role.HEAT_METER_POWER, Role.LOOP_FLOW})
+# The role of a valve the site commands to a position (0..100 %): a valve entity, whose number
+# entity is then a spare.
+POSITIONABLE_VALVE_ROLES = frozenset({Role.VALVE_POSITION})
 
 
 class ValueKind(StrEnum):
@@ -102,6 +105,13 @@ class Point:
     maximum: float | None = None
     writable: bool = False
     counting: Counting | None = None
+
+
+def is_positionable_valve(point: Point) -> bool:
+    """Whether the point commands a valve's position (writable, a number, its valve role)."""
+    return (
+        point.kind is ValueKind.NUMBER and point.writable and point.role in POSITIONABLE_VALVE_ROLES
+    )
 
 
 @dataclass(frozen=True, slots=True)
