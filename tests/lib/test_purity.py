@@ -91,6 +91,7 @@ FLOORS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "number",
                 "select",
                 "switch",
+                "valve",
                 "flows",
                 "config_flow",
                 "services",
