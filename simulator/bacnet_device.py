@@ -36,7 +36,7 @@ element by element).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 import logging
 from typing import Any, Protocol
@@ -423,8 +423,13 @@ class BacnetDevice:
 
     # --- the runner's tick ------------------------------------------------------------
 
-    def sync(self) -> None:
-        """Show the model's quantities and apply the outputs' effective commands to it."""
+    def sync(self, only: Collection[str] | None = None) -> None:
+        """Show the model's quantities and apply the outputs' effective commands to it.
+
+        only: the quantities that changed (None: all). A fleet's control API sets a few of
+        thousands; showing every object again would hold the simulator for tens of ms before
+        the changed object's COV notification leaves, and a latency benchmark would measure that.
+        """
         if self._app is None:
             return
         offline = not self._is_online()
@@ -432,6 +437,8 @@ class BacnetDevice:
             self._restart()
         self._was_offline = offline
         for spec, obj in self._objects.items():
+            if only is not None and spec.quantity is not None and spec.quantity not in only:
+                continue
             if spec.type == "analog-input" and spec.quantity:
                 obj.presentValue = float(self._model.quantity(spec.quantity)) * spec.factor
             elif spec.type == "binary-input" and spec.quantity:

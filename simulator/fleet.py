@@ -31,6 +31,7 @@ objects at once (their COV notifications go out before the reply), ``POST /speed
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection
 import contextlib
 from dataclasses import dataclass
 import json
@@ -221,10 +222,11 @@ class FleetRunner:
                 self.model.step(elapsed * self.speed)
                 self.sync()
 
-    def sync(self) -> None:
-        """Show the quantities on the BACnet objects (COV notifications follow)."""
+    def sync(self, only: Collection[str] | None = None) -> None:
+        """Show the quantities (only those named, if given) on the BACnet objects; their COV
+        notifications follow."""
         for controller in self.controllers:
-            controller.sync()
+            controller.sync(only)
 
     def ready_info(self) -> dict[str, Any]:
         """The ready line's content (real ports once started)."""
@@ -287,7 +289,7 @@ def build_fleet_app(runner: FleetRunner) -> web.Application:
                 runner.model.set(str(name), float(value))
         except UnknownQuantityError as err:
             return _error(400, f"no fleet quantity {err}")
-        runner.sync()
+        runner.sync(frozenset(values))
         return web.json_response({"applied": len(values)})
 
     async def post_speed(request: web.Request) -> web.Response:
