@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 import dataclasses
+from pathlib import Path
 import socket
 from typing import Any
 
@@ -17,6 +18,7 @@ from bacpypes3.local.device import DeviceObject  # type: ignore[import-untyped]
 from bacpypes3.pdu import IPv4Address  # type: ignore[import-untyped]
 import pytest
 
+from benchmarks.plant_room import write_plant_room
 from custom_components.microdc.lib.protocols.bacnet import (
     BacnetConfigError,
     BacnetDeviceClient,
@@ -34,6 +36,7 @@ from simulator.bacnet_device import BacnetDevice, DeviceSpec
 from simulator.faults import FaultBoard
 from simulator.model import SiteModel
 from simulator.site import load_site
+from tests.simulator_process import start_simulator
 
 INSTANCE = 47110
 DEVICE_NAME = "hvac-controller"
@@ -454,3 +457,77 @@ async def test_unchanged_answers_keep_their_reading(sim: Site, network: BacnetNe
     assert supply.value == pytest.approx(sim.model.quantity("loop_supply_temperature_c"))
     assert supply.value != first[object_key(SUPPLY_T)].value
     assert third[object_key(OCCUPANCY)] is first[object_key(OCCUPANCY)]
+
+
+def _microdc_device(client: BacnetDeviceClient, objects: list[ObjectId]) -> Any:
+    """microdc's own BacnetDevice (lib/devices) over the client, polling every object."""
+    from custom_components.microdc.lib.devices.bacnet import (  # noqa: PLC0415
+        BacnetDevice as MicrodcBacnetDevice,
+    )
+    from custom_components.microdc.lib.devices.bacnet_config import (  # noqa: PLC0415
+        BacnetDeviceConfig,
+        BacnetObjectConfig,
+        object_key,
+    )
+
+    config = BacnetDeviceConfig(
+        client.address,
+        client.instance,
+        tuple(BacnetObjectConfig(oid, object_key(oid)) for oid in objects),
+        cov=False,
+    )
+    return MicrodcBacnetDevice(client, config, name="controller")
+
+
+async def test_a_device_learns_the_controllers_limits_before_its_first_poll(
+    sim: Site, network: BacnetNetwork
+) -> None:
+    """Nothing told a client set up from a subentry the device's max APDU, so its polls were
+    planned for 480 bytes: the demo controller's 21 objects took two requests. The first poll
+    asks for the I-Am first (no confirmed request), and every poll is one request."""
+    client = network.device(sim.device.address, INSTANCE)
+    objects = [o for o in await BacnetDeviceClient(network, client._address, INSTANCE)
+               .read_object_list() if o.type != "device"]  # fmt: skip
+    assert len(objects) >= 21
+    device = _microdc_device(client, objects)
+    assert client.info is None
+    before = sim.device.request_counts().get("read-property-multiple", 0)
+    for _ in range(3):
+        await device.poll()
+    assert client.info is not None
+    assert (client.info.max_apdu, client.info.can_segment_responses) == (1476, True)
+    assert sim.device.request_counts()["read-property-multiple"] - before == 3
+
+
+async def test_a_controller_of_200_objects_is_read_in_one_segmented_request(
+    socket_enabled: None, tmp_path: Path, network: BacnetNetwork
+) -> None:
+    """A plant room's controller: its 200 objects' answer (about 4.8 kB) is longer than one
+    APDU, so the device segments it; the poll is still one request and reads every value."""
+    room = write_plant_room(
+        tmp_path, gateways=1, units_per_gateway=1, points=10, controllers=1, objects=200
+    )
+    fleet = start_simulator(extra_args=["--fleet", str(room.fleet_file)])
+    try:
+        (controller,) = fleet.ready["bacnet"]
+        address = f"{controller['host']}:{controller['port']}"
+        instance = int(controller["device_instance"])
+        client = network.device(address, instance)
+        objects = [ObjectId("analog-input", i) for i in range(200) if i % 10 != 9]
+        objects += [ObjectId("binary-input", i) for i in range(200) if i % 10 == 9]
+        device = _microdc_device(client, objects)
+        report = await device.poll()
+        state = await fleet.async_state()
+        (counts,) = state["requests"]["bacnet"]
+        assert counts["read-property-multiple"] == 1
+        quantities = state["quantities"]
+        for oid in objects:
+            truth = quantities[f"ahu-01.o{oid.instance:03d}"]
+            value = report.readings[f"{oid.type}_{oid.instance}"].value
+            if oid.type == "binary-input":
+                assert value is bool(truth), oid
+            else:
+                assert value == pytest.approx(truth, abs=1e-4), oid
+    finally:
+        fleet.stop()
+        fleet.stderr_path.unlink(missing_ok=True)

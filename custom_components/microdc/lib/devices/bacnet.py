@@ -53,6 +53,9 @@ from .base import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+# How long the first poll waits for the device's I-Am (an answer on a LAN takes milliseconds;
+# a device that is away costs the first poll this much more).
+LIMITS_TIMEOUT_S = 1.0
 
 # Most specific first: the reason key of each transport error.
 _ERROR_REASONS: tuple[tuple[type[BacnetError], str], ...] = (
@@ -211,6 +214,7 @@ class BacnetDevice(Device):
         # Each object's last answer and its Reading: an unchanged answer is not turned into
         # a new Reading (most of a controller's values do not change between polls).
         self._decoded: dict[ObjectId, tuple[PointReading, Reading]] = {}
+        self._limits_asked = False
 
     @property
     def identity(self) -> DeviceIdentity:
@@ -297,6 +301,13 @@ class BacnetDevice(Device):
 
     async def poll(self) -> PollReport:
         """Read every object once, adopt commands found at microdc's priority, subscribe COV."""
+        if not self._limits_asked:
+            # Once, before any COV subscription exists (an I-Am renews subscriptions).
+            self._limits_asked = True
+            try:
+                await self.client.learn_limits(LIMITS_TIMEOUT_S)
+            except BacnetError as err:
+                _LOGGER.debug("%s: max APDU not learnt: %s", self.name, err)
         try:
             raw = await self.client.read_present_values(self.config.object_ids)
         except BacnetError as err:

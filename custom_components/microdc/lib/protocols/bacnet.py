@@ -589,12 +589,14 @@ class BacnetNetwork:
         low_limit: int | None = None,
         high_limit: int | None = None,
         timeout_s: float = 3.0,
+        read_names: bool = True,
     ) -> list[DiscoveredDevice]:
         """Send Who-Is and list the devices that answer within ``timeout_s``.
 
         ``target`` None: local broadcast (through the BBMD when registered as foreign device).
         ``target`` ``host:port``: directed to one device (returns as soon as it answers), or to a
-        subnet's broadcast address. Names are read from each device object.
+        subnet's broadcast address. Names are read from each device object (unless
+        ``read_names`` is False: the I-Am alone).
         """
         if target is None and not self._broadcast:
             raise BacnetConfigError(
@@ -632,6 +634,8 @@ class BacnetNetwork:
             self._i_am_listeners.remove(listen)
 
         devices = [self._discovered(apdu) for apdu in answers.values()]
+        if not read_names:
+            return devices
         # A few at a time (a building answers with hundreds), through unregistered clients: a
         # discovery must not leave clients behind on the network.
         limit = asyncio.Semaphore(8)
@@ -896,6 +900,28 @@ class BacnetDeviceClient:
             vendor if isinstance(vendor, int) else None,
         )
         return self.info
+
+    async def learn_limits(self, timeout_s: float) -> bool:
+        """A directed Who-Is for the device's max APDU and segmentation, unless known already.
+
+        A device set up in the flow was identified there, but at run time nothing had told the
+        client, so polls were planned for the smallest APDU (MS/TP's 480 bytes): a controller of
+        200 objects was read in 11 requests instead of one. The I-Am costs the device nothing
+        it must answer with a confirmation. False: no answer within ``timeout_s`` (the limits
+        stay at the smallest, and an I-Am the device sends later sets them).
+        """
+        if self.info is not None:
+            return True
+        found = await self._network.discover(
+            self.address,
+            low_limit=self.instance,
+            high_limit=self.instance,
+            timeout_s=timeout_s,
+            read_names=False,
+        )
+        if found and self.info is None:
+            self.info = found[0]
+        return self.info is not None
 
     def on_i_am(self, info: DiscoveredDevice) -> None:
         """The device announced itself: keep its limits and renew COV after a restart."""
