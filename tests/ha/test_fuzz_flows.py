@@ -63,6 +63,7 @@ from custom_components.microdc.destination_config import (
     HeatDestinationConfig,
 )
 from custom_components.microdc.flows.heat_destination import CONF_ROUTING, FEEDBACK_FIELDS
+from custom_components.microdc.lib.heat import REJECT
 from tests.ha.bacnet_site import BACNET_OPTIONS
 from tests.ha.demo_harness import BACNET_ID, DemoSite
 from tests.simulator_process import REPO_ROOT
@@ -392,6 +393,10 @@ async def loads_with(
     await hass.async_block_till_done()
     if answer is not None and answer["type"] is not FlowResultType.FORM:
         assert site.entry.state is ConfigEntryState.LOADED, "the site did not load with it"
+        routing = site.entry.runtime_data.routing
+        assert routing is not None
+        reject = next(d for d in routing.destinations if d.id == REJECT)
+        assert reject.valves, "reject lost the dry cooler's valve to the destination"
     for subentry_id in destinations(site).keys() - before.keys():
         hass.config_entries.async_remove_subentry(site.entry, subentry_id)
     for subentry_id, (title, data) in before.items():
@@ -439,7 +444,11 @@ async def submit_destination(
         return await submit(hass, manager, result, DESTINATION_STRINGS, data.draw)
     else:
         values = fitting_destination(schema, data.draw)
-    answer = await manager.async_configure(result["flow_id"], values)
+    try:
+        answer = await manager.async_configure(result["flow_id"], values)
+    except InvalidData:
+        event("refused by the selectors")
+        return None
     check_result(answer, DESTINATION_STRINGS, {"__step": result["step_id"], "data": schema(values)})
     event(f"fitting {answer['type']}: {answer.get('errors') or answer.get('reason') or ''}")
     if answer["type"] is FlowResultType.FORM:
@@ -481,6 +490,7 @@ TENANT_A = {
     CONF_ROUTING: {CONF_OPEN: DEFAULT_OPEN_PCT, CONF_CLOSED: DEFAULT_CLOSED_PCT},
 }
 STOCKROOM_POSITION = f"{BACNET_ID}/analog-input_8"  # the stockroom fixture's valve feedback
+DRY_COOLER = f"{BACNET_ID}/analog-output_5"  # reject's valve
 
 
 @pytest.mark.timeout(600)
@@ -493,6 +503,8 @@ STOCKROOM_POSITION = f"{BACNET_ID}/analog-input_8"  # the stockroom fixture's va
 @example(data=None, typed=TENANT_A | {CONF_VALVES: [f"{BACNET_ID}/analog-output_2"] * 2})
 @example(data=None, typed=TENANT_A | {CONF_VALVES: [STOCKROOM_POSITION]})
 @example(data=None, typed=TENANT_A | {CONF_ROUTING: {"feedback_1": STOCKROOM_POSITION}})
+# Taken, it left reject without its valve: the dry cooler's valve as a destination's feedback.
+@example(data=None, typed=TENANT_A | {CONF_ROUTING: {"feedback_1": DRY_COOLER}})
 async def test_heat_destination_flow(
     hass: HomeAssistant,
     demo: DemoSite,
