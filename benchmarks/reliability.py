@@ -10,7 +10,8 @@ Runs, against real simulator processes over 127.0.0.1:
 * fuzzing: a million random register decodes (every data type, word order, scale, sentinel,
   range) with encode round trips, in this process; random and hostile profile YAML; the
   Hypothesis fuzz tests (codec, profile loader, garbage Modbus frames, malformed BACnet
-  replies, every field of the site, options and device forms) with more examples.
+  replies, every field of the site, options, device and heat destination forms) with more
+  examples.
   An escape is an exception other than the documented ones (decode: none; the loader:
   ProfileValidationError; the transports: ModbusError, BacnetError; the forms: a
   translated error or Home Assistant's own refusal);
@@ -55,6 +56,7 @@ from custom_components.microdc.lib.profile import (  # noqa: E402
 from custom_components.microdc.lib.protocols.modbus import Table  # noqa: E402
 
 LABELS = MappingProxyType({0: "off", 1: "on", 7: "fault"})
+FORMS = 6  # the fuzz tests of tests/ha/test_fuzz_flows.py
 
 
 def pytest(args: list[str], env: dict[str, str], limit_s: float) -> tuple[int, int, float]:
@@ -223,14 +225,15 @@ def fuzz(decode_cases: int) -> tuple[int, int]:
         600,
     )
     # Examples per fuzz test: codec 4, loader 3 (and 8 fixed files), Modbus frames, BACnet
-    # replies, the four forms (site, options, Modbus device, BACnet device).
-    hypothesis_cases = 4 * examples + 3 * examples + 8 + frames + replies + 4 * forms
+    # replies, the six forms (site, options, Modbus device, BACnet device, heat destination
+    # added and reconfigured).
+    hypothesis_cases = 4 * examples + 3 * examples + 8 + frames + replies + FORMS * forms
     total = decoded + profiles + hypothesis_cases
     escapes = decode_escapes + profile_escapes + failed
     print(
         f"fuzz: {decoded} decodes and round trips ({decode_escapes} escapes), {profiles} "
         f"random profile files ({profile_escapes}), ~{hypothesis_cases} Hypothesis cases over "
-        f"codec, loader, Modbus frames, {replies} BACnet replies and {4 * forms} form "
+        f"codec, loader, Modbus frames, {replies} BACnet replies and {FORMS * forms} form "
         f"submissions ({failed} failing tests); {time.monotonic() - started:.0f} s"
     )
     return total, escapes

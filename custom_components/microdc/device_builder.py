@@ -26,7 +26,12 @@ from .lib.devices.base import Device
 from .lib.devices.modbus import ModbusDevice
 from .lib.profile import Profile
 from .lib.protocols.bacnet import BacnetError, BacnetNetwork
-from .lib.protocols.bacnet_address import InvalidAddressError, UnresolvedHostError, async_resolve
+from .lib.protocols.bacnet_address import (
+    InvalidAddressError,
+    UnresolvedHostError,
+    async_resolve,
+    split_host_port,
+)
 from .lib.protocols.modbus import ModbusConnection, ModbusConnectionPool
 from .settings import BacnetSiteSettings
 
@@ -36,7 +41,10 @@ _LOGGER = logging.getLogger(__name__)
 MODBUS_POOL: HassKey[ModbusConnectionPool] = HassKey(f"{DOMAIN}_modbus_pool")
 DEVICE_SUBENTRY_TYPES = (SUBENTRY_MODBUS_DEVICE, SUBENTRY_BACNET_DEVICE)
 PROFILE_MISSING = "profile_missing_"  # + subentry id: a device whose profile is gone
+HOST_UNRESOLVED = "bacnet_host_unresolved_"  # + subentry id: a host name not found at start
 BACNET_UNAVAILABLE = "bacnet_network_unavailable_"  # + entry id
+# The issues of one device each, deleted with the device.
+DEVICE_ISSUES = (PROFILE_MISSING, HOST_UNRESOLVED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +116,31 @@ class DeviceBuilder:
         if network is None or self.bacnet is None:
             return None
         config = BacnetDeviceConfig.from_data(subentry.data)
+        issue_id = f"{HOST_UNRESOLVED}{subentry.subentry_id}"
         try:
             # A host name is resolved at every start: the controller's address may change.
             client = network.device(await async_resolve(config.address), config.device_instance)
-        except (BacnetError, InvalidAddressError, UnresolvedHostError) as err:
+        except UnresolvedHostError as err:
+            _LOGGER.error("%s: not set up: %s", subentry.title, err)  # noqa: TRY400
+            # Left out with only a log line, a device would just be missing from the site.
+            ir.async_create_issue(
+                self.hass,
+                DOMAIN,
+                issue_id,
+                is_fixable=False,
+                severity=ir.IssueSeverity.ERROR,
+                translation_key="bacnet_host_unresolved",
+                translation_placeholders={
+                    "device": subentry.title,
+                    "host": split_host_port(config.address)[0],
+                },
+            )
+            return None
+        except (BacnetError, InvalidAddressError) as err:
+            ir.async_delete_issue(self.hass, DOMAIN, issue_id)  # its address is no name now
             _LOGGER.error("%s: not set up: %s", subentry.title, err)  # noqa: TRY400
             return None
+        ir.async_delete_issue(self.hass, DOMAIN, issue_id)
         device = BacnetDevice(
             client,
             config,
@@ -161,25 +188,26 @@ class DeviceBuilder:
 
 
 @callback
-def async_delete_stale_profile_issues(hass: HomeAssistant) -> None:
-    """Delete the missing-profile issues of devices that no longer exist in any site."""
+def async_delete_stale_device_issues(hass: HomeAssistant) -> None:
+    """Delete the issues of devices (a missing profile, a host name not found) that no
+    longer exist in any site."""
     devices = {
         subentry_id
         for entry in hass.config_entries.async_entries(DOMAIN)
         for subentry_id in entry.subentries
     }
     for domain, issue_id in list(ir.async_get(hass).issues):
-        if (
-            domain == DOMAIN
-            and issue_id.startswith(PROFILE_MISSING)
-            and issue_id.removeprefix(PROFILE_MISSING) not in devices
-        ):
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
+        if domain != DOMAIN:
+            continue
+        for prefix in DEVICE_ISSUES:
+            if issue_id.startswith(prefix) and issue_id.removeprefix(prefix) not in devices:
+                ir.async_delete_issue(hass, DOMAIN, issue_id)
 
 
 @callback
 def async_delete_site_issues(hass: HomeAssistant, entry: ConfigEntry[Any]) -> None:
     """Delete the repair issues of a site that is being removed, and of its devices."""
     for subentry_id in entry.subentries:
-        ir.async_delete_issue(hass, DOMAIN, f"{PROFILE_MISSING}{subentry_id}")
+        for prefix in DEVICE_ISSUES:
+            ir.async_delete_issue(hass, DOMAIN, f"{prefix}{subentry_id}")
     ir.async_delete_issue(hass, DOMAIN, f"{BACNET_UNAVAILABLE}{entry.entry_id}")

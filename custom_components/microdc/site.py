@@ -22,7 +22,7 @@ from .coordinator import DeviceCoordinator, async_spread_polls
 from .device_builder import (
     DEVICE_SUBENTRY_TYPES,
     DeviceBuilder,
-    async_delete_stale_profile_issues,
+    async_delete_stale_device_issues,
 )
 from .heat_accounting import SiteHeatAccounting
 from .lib.routing import SettingsError
@@ -73,7 +73,7 @@ class Site:
             model="Micro data centre site",
             entry_type=dr.DeviceEntryType.SERVICE,
         )
-        async_delete_stale_profile_issues(hass)
+        async_delete_stale_device_issues(hass)
         subentries = [
             s for s in entry.subentries.values() if s.subentry_type in DEVICE_SUBENTRY_TYPES
         ]

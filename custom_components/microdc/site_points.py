@@ -117,12 +117,19 @@ def space_candidates(points: list[SitePoint]) -> list[SitePoint]:
 
 
 def feedback_candidates(points: list[SitePoint]) -> list[SitePoint]:
-    """Points that can say where a valve really is (%): feedback, or any valve position."""
+    """Points that can say where a valve really is (%): feedback, or any valve position.
+
+    Not the reject path's: a point a destination names is no longer reject's, and the dry
+    cooler's valve is where the router sends heat when nothing else may take it.
+    """
     return [
         p
         for p in points
-        if p.role in (Role.VALVE_FEEDBACK, Role.VALVE_POSITION)
-        or (p.role is None and p.unit in _PERCENT_UNITS)
+        if (
+            p.role in (Role.VALVE_FEEDBACK, Role.VALVE_POSITION)
+            or (p.role is None and p.unit in _PERCENT_UNITS)
+        )
+        and not p.is_reject_valve
     ]
 
 

@@ -12,9 +12,11 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 import pytest
 
+from custom_components.microdc.const import DOMAIN
+from custom_components.microdc.device_builder import HOST_UNRESOLVED
 from custom_components.microdc.lib.devices.bacnet_config import (
     BacnetDeviceConfig,
     device_unique_id,
@@ -136,10 +138,15 @@ async def test_reconfigure_to_a_host_name(hass: HomeAssistant, simulator: Simula
     await hass.config_entries.async_unload(entry.entry_id)
 
 
+def _unresolved_issue(hass: HomeAssistant, subentry_id: str) -> ir.IssueEntry | None:
+    return ir.async_get(hass).async_get_issue(DOMAIN, f"{HOST_UNRESOLVED}{subentry_id}")
+
+
 async def test_site_starts_with_a_host_name(
     hass: HomeAssistant, simulator: SimulatorProcess, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Resolved at start: the device reads; an unknown name leaves only that device out."""
+    """Resolved at start: the device reads; an unknown name leaves only that device out, with
+    a repair issue naming the device and the host, gone with the device."""
     named = device_subentry(simulator)
     named["data"]["address"] = f"localhost:{simulator.bacnet_port}"
     away = device_subentry(simulator)
@@ -162,4 +169,48 @@ async def test_site_starts_with_a_host_name(
         if e.config_subentry_id == away_id
     ]
     assert f"Away controller: not set up: {UNKNOWN_HOST}: " in caplog.text
+    issue = _unresolved_issue(hass, away_id)
+    assert issue is not None
+    assert issue.translation_key == "bacnet_host_unresolved"
+    assert issue.translation_placeholders == {"device": "Away controller", "host": UNKNOWN_HOST}
+    named_id = next(s for s in entry.subentries if s != away_id)
+    assert _unresolved_issue(hass, named_id) is None
+    # Removing the device (the site reloads) removes its issue.
+    assert hass.config_entries.async_remove_subentry(entry, away_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert _unresolved_issue(hass, away_id) is None
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_unresolved_host_issue_clears_when_the_device_builds(
+    hass: HomeAssistant, simulator: SimulatorProcess
+) -> None:
+    """The controller's name is not found at start: a repair issue; reconfigured to an
+    address that resolves, the site reloads, the device reads and the issue is gone.
+
+    The simulator cannot play DNS: the name that never resolves is a ``.invalid`` one,
+    answered as a resolver would (this module's _name_service), and the address that does is
+    ``localhost`` from the hosts file. A name becoming known later (then a reload) would take
+    a patch of the resolver, a fault injection; the device building again is what clears the
+    issue either way.
+    """
+    away = device_subentry(simulator)
+    away["data"]["address"] = f"{UNKNOWN_HOST}:{simulator.bacnet_port}"
+    entry = await setup_site(hass, away)
+    subentry_id = next(iter(entry.subentries))
+    assert subentry_id not in entry.runtime_data.devices
+    assert _unresolved_issue(hass, subentry_id) is not None
+
+    result = await entry.start_subentry_reconfigure_flow(hass, subentry_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {"address": f"localhost:{simulator.bacnet_port}", "polling": {}}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    assert subentry_id in entry.runtime_data.devices
+    assert _unresolved_issue(hass, subentry_id) is None
+    supply_id = entity_id_of(hass, entry, "sensor", "analog-input,1")
+    await wait_for(lambda: state_of(hass, supply_id).state != STATE_UNAVAILABLE, "read")
     await hass.config_entries.async_unload(entry.entry_id)

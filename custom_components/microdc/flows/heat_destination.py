@@ -34,6 +34,7 @@ from ..const import SUBENTRY_HEAT_DESTINATION
 from ..destination_config import (
     CONF_BRANCH_METER,
     CONF_CLOSED,
+    CONF_FEEDBACK,
     CONF_KIND,
     CONF_OPEN,
     CONF_SPACE,
@@ -106,12 +107,17 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
         if user_input is not None:
             name = str(user_input[CONF_NAME]).strip()
             chosen = [str(v) for v in user_input.get(CONF_VALVES, [])]
+            # The points other destinations command or read their valves' positions from:
+            # the router refuses a site where one point serves two destinations.
             taken = {
-                ref: subentry.title
+                str(ref)
                 for subentry in entry.subentries.values()
                 if subentry.subentry_type == SUBENTRY_HEAT_DESTINATION
                 and (current is None or subentry.subentry_id != current.subentry_id)
-                for ref in subentry.data.get(CONF_VALVES, ())
+                for ref in (
+                    *subentry.data.get(CONF_VALVES, ()),
+                    *dict(subentry.data.get(CONF_FEEDBACK) or {}).values(),
+                )
             }
             titles = {
                 subentry.title.casefold()
@@ -123,10 +129,8 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_NAME] = "invalid_destination_name"
             elif name.casefold() in titles:
                 errors[CONF_NAME] = "destination_name_taken"
-            elif not chosen or any(ref not in valves for ref in chosen):
-                errors[CONF_VALVES] = "invalid_valves"
-            elif any(ref in taken for ref in chosen):
-                errors[CONF_VALVES] = "valve_taken"
+            elif valve_error := _check_valves(chosen, valves, taken):
+                errors[CONF_VALVES] = valve_error
             elif (meter := user_input.get(CONF_BRANCH_METER) or NO_METER) in other_branch_meters:
                 errors[CONF_BRANCH_METER] = "branch_meter_taken"
             elif meter != NO_METER and (
@@ -135,7 +139,7 @@ class HeatDestinationSubentryFlow(ConfigSubentryFlow):
                 # The rack's loop needs a meter of its own: the first one that is no branch's.
                 errors[CONF_BRANCH_METER] = "branch_meter_is_loop_meter"
             elif routing_errors := _check_routing(
-                chosen, dict(user_input.get(CONF_ROUTING) or {}), spaces, feedbacks
+                chosen, dict(user_input.get(CONF_ROUTING) or {}), spaces, feedbacks, taken
             ):
                 errors |= routing_errors
             else:
@@ -173,6 +177,18 @@ def _options(choices: Mapping[str, str]) -> list[SelectOptionDict]:
     return [SelectOptionDict(value=value, label=label) for value, label in choices.items()]
 
 
+def _check_valves(chosen: list[str], valves: Mapping[str, str], taken: set[str]) -> str | None:
+    """The error of the valves chosen, if any."""
+    if not chosen or any(ref not in valves for ref in chosen):
+        return "invalid_valves"
+    if len(set(chosen)) != len(chosen):
+        # The router would refuse the whole site at its next start, not just this destination.
+        return "duplicate_valves"
+    if any(ref in taken for ref in chosen):
+        return "valve_taken"
+    return None
+
+
 def _feedback_of(chosen: list[str], routing: Mapping[str, Any]) -> dict[str, str]:
     """Valve -> feedback point, the n-th feedback field belonging to the n-th valve chosen."""
     return {
@@ -199,6 +215,7 @@ def _check_points(
     routing: Mapping[str, Any],
     spaces: Mapping[str, str],
     feedbacks: Mapping[str, str],
+    taken: set[str],
 ) -> dict[str, str]:
     """Errors of the points the routing section names."""
     space = routing.get(CONF_SPACE) or None
@@ -217,6 +234,8 @@ def _check_points(
             errors[name] = "feedback_without_valve"
         elif ref in chosen:
             errors[name] = "feedback_is_a_valve"
+        elif ref in taken:
+            errors[name] = "feedback_taken"
     return errors
 
 
@@ -225,9 +244,10 @@ def _check_routing(
     routing: Mapping[str, Any],
     spaces: Mapping[str, str],
     feedbacks: Mapping[str, str],
+    taken: set[str],
 ) -> dict[str, str]:
     """Errors of the routing section, as the router itself would refuse the destination."""
-    errors = _check_points(chosen, routing, spaces, feedbacks)
+    errors = _check_points(chosen, routing, spaces, feedbacks, taken)
     if errors:
         return errors
     config = _routing_config(chosen, routing)
