@@ -36,7 +36,7 @@ from homeassistant.helpers.selector import (
     NumberSelector,
     SelectSelector,
 )
-from hypothesis import HealthCheck, event, example, given, settings, strategies as st
+from hypothesis import HealthCheck, Phase, event, example, given, settings, strategies as st
 import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -296,6 +296,9 @@ FUZZ = settings(
     max_examples=CASES,
     derandomize=True,
     deadline=None,
+    # Explaining a failure replays it for minutes against a live site; the shrunk example and
+    # its traceback say enough.
+    phases=[phase for phase in Phase if phase is not Phase.explain],
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 

@@ -165,6 +165,17 @@ async def test_destination_routing_fields(hass: HomeAssistant) -> None:
             result["flow_id"], {**base, CONF_ROUTING: routing}
         )
         assert result["errors"] == errors, routing
+    # A second valve that is its own feedback: said on its own feedback field.
+    two_valves = [f"{VALVES_ID}/stockroom_valve", f"{VALVES_ID}/tenant_a_valve"]
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"],
+        {
+            **base,
+            CONF_VALVES: two_valves,
+            CONF_ROUTING: {"feedback_2": f"{VALVES_ID}/tenant_a_valve"},
+        },
+    )
+    assert result["errors"] == {"feedback_2": "feedback_is_a_valve"}
     result = await hass.config_entries.subentries.async_configure(
         result["flow_id"],
         {
