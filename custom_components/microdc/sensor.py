@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 import logging
-from typing import Any, override
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     RestoreSensor,
@@ -53,8 +53,11 @@ class MicrodcSensorEntityDescription(SensorEntityDescription, PointEntityDescrip
     counter: bool = False
 
 
+_NUMBERS: Final = (int, float)  # a tuple: a union in the call is built at every state write
+
+
 def _number(value: Value | None) -> StateType:
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return value if isinstance(value, _NUMBERS) and not isinstance(value, bool) else None
 
 
 def _state(value: Value | None) -> StateType:

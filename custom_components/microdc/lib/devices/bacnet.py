@@ -22,7 +22,7 @@ from collections.abc import Mapping
 import logging
 import math
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from ..points import COUNTER_ROLES, Counting, Point, Reading, Role, StatusFlags, Value, ValueKind
 from ..protocols.bacnet import (
@@ -101,10 +101,13 @@ def same_command(slot: Any, written: Value) -> bool:
     return math.isclose(float(slot), float(written), rel_tol=1e-6, abs_tol=1e-6)
 
 
+_NUMBERS: Final = (int, float)  # a tuple: a union in the call is built at every call
+
+
 def _finite(value: Any) -> float | None:
     """An analog present value as a float; None for NaN, infinities, a peer's 300-digit
     unsigned or anything not a number."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
+    if not isinstance(value, _NUMBERS) or isinstance(value, bool):
         return None
     try:
         number = float(value)

@@ -253,6 +253,11 @@ def _rpm_results(raw: Any) -> dict[tuple[ObjectId, str], PropertyValue | BacnetE
     return results
 
 
+# Tuples, not `bool | int | ...`: a union written in a call is built anew at every call
+# (about 1 µs), and these run for every object of every poll.
+_SCALARS: Final = (bool, int, float, str)
+
+
 def _present(object_id: ObjectId, value: PropertyValue) -> PresentValue:
     """A present value (or priority array slot) in the type its object's kind implies."""
     if value is None:
@@ -265,7 +270,7 @@ def _present(object_id: ObjectId, value: PropertyValue) -> PresentValue:
             return True
         if value in ("inactive", "0", 0, False) and not isinstance(value, float):
             return False
-    if isinstance(value, bool | int | float | str):
+    if isinstance(value, _SCALARS):
         return value
     return str(value)
 
