@@ -76,6 +76,8 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
         self.device = device
         self.scan_interval_s = scan_interval_s
         self._firmware: str | None = None
+        # The readings the listeners were last told of, and whether the device answered then.
+        self._told: tuple[bool, Mapping[str, Reading]] | None = None
         device.set_push_handler(self._on_push)
 
     @property
@@ -142,7 +144,33 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
         data: PollReport | None = self.data
         merged = {**(data.readings if data is not None else {}), **readings}
         self.data = PollReport(merged) if data is None else replace(data, readings=merged)
+        if self._told is not None:
+            self._told = (self._told[0], merged)
         self._update_listeners_of(readings.keys())
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """After a poll: the listeners of the points whose Reading changed, and the device's.
+
+        A device hands an unchanged point the same Reading again, so a plant room's poll,
+        where most values hold still, calls a fifth of its entities instead of all; when the
+        device stops or starts answering, everything is told.
+        """
+        data: PollReport | None = self.data
+        told, self._told = (
+            self._told,
+            (
+                self.last_update_success,
+                {} if data is None else data.readings,
+            ),
+        )
+        if data is None or told is None or told[0] != self.last_update_success:
+            super().async_update_listeners()
+            return
+        before = told[1]
+        changed = [key for key, reading in data.readings.items() if before.get(key) is not reading]
+        changed.extend(key for key in before if key not in data.readings)
+        self._update_listeners_of(changed)
 
     @callback
     def _update_listeners_of(self, keys: Iterable[str]) -> None:
