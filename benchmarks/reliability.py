@@ -248,10 +248,18 @@ def soak(days: float) -> dict[str, Any]:
     if not data:
         print("soak: no report (the soak failed)")
         return {"memory": math.nan, "sockets": math.nan}
-    before, after = data["before"], data["after"]
+    before, middle, after = data["before"], data.get("middle"), data["after"]
+    halfway = "" if middle is None else f" -> {middle['rss_mib']:.1f} (halfway)"
+    objects = (
+        f"{before.get('objects')}"
+        + ("" if middle is None else f" -> {middle.get('objects')}")
+        + f" -> {after.get('objects')}"
+    )
     print(
         f"soak: {days:g} simulated days, {data['faults']} faults, {data['restarts']} restarts "
-        f"({seconds:.0f} s): memory {before['rss_mib']:.1f} -> {after['rss_mib']:.1f} MiB, "
+        f"({seconds:.0f} s): memory {before['rss_mib']:.1f}{halfway} -> "
+        f"{after['rss_mib']:.1f} MiB ({data.get('log_records', 0)} log records, judged a day at a "
+        f"time), tracked objects {objects}, "
         f"sockets {before['sockets']} -> {after['sockets']}, fds {before['fds']} -> "
         f"{after['fds']}, asyncio tasks {before['tasks']} -> {after['tasks']}, live loop timers "
         f"(bacpypes3's included) {before['timers']} -> {after['timers']} (cancelled, not yet "
