@@ -29,10 +29,10 @@ from .lib.devices.base import Device, DeviceError, PollReport
 from .lib.points import Point, Reading, Value
 
 _LOGGER = logging.getLogger(__name__)
-# host:port (and Modbus's " (tcp)" framing) in a transport's message: Home Assistant logs the
-# coordinator's error at error level, where no network location may appear.
 # Fewer devices than this on one scan interval are polled as Home Assistant schedules them.
 SPREAD_FROM_DEVICES = 8
+# host:port (and Modbus's " (tcp)" framing) in a transport's message: Home Assistant logs the
+# coordinator's error at error level, where no network location may appear.
 _ENDPOINT = re.compile(r"[\w.\-\[\]]+:\d+(?: \([\w_]+\))?")
 
 
@@ -191,7 +191,8 @@ class DeviceCoordinator(DataUpdateCoordinator[PollReport]):
 
     @callback
     def poll_now_in_background(self, _now: datetime | None = None) -> None:
-        """Poll now (the schedule runs on from this poll), unless the device is stopping."""
+        """Poll now; the schedule runs on from this poll (the site cancels the timer first
+        when it stops)."""
         self.config_entry.async_create_background_task(
             self.hass, self.async_refresh(), f"{self.name} poll", eager_start=True
         )

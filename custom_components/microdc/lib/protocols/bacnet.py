@@ -911,9 +911,9 @@ class BacnetDeviceClient:
 
         A device set up in the flow was identified there, but at run time nothing had told the
         client, so polls were planned for the smallest APDU (MS/TP's 480 bytes): a controller of
-        200 objects was read in 11 requests instead of one. The I-Am costs the device nothing
-        it must answer with a confirmation. False: no answer within ``timeout_s`` (the limits
-        stay at the smallest, and an I-Am the device sends later sets them).
+        200 objects was read in 11 requests instead of one. Who-Is and I-Am are unconfirmed
+        services: no transaction on the device. False: no answer within ``timeout_s`` (the
+        limits stay at the smallest, and an I-Am the device sends later sets them).
         """
         if self.info is not None:
             return True
