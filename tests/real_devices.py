@@ -1,6 +1,6 @@
 """A simulated site with every built-in profile of a real device, each on its own unit id.
 
-The demo site (simulator/sites/demo.yaml) plus the real devices: the heat meter and the Energy
+The demo site (simulator/sites/demo.yaml) plus the real devices: the heat meters and the Energy
 Valve follow the model's loop, the UPS cards its UPS, the energy meter its rack; points the
 model has no quantity for serve the constants below. EXPECTED is what microdc must decode from
 each point that serves a constant (enums and bitfields as their state and flags).
@@ -21,6 +21,7 @@ UNITS = {
     "eastron_sdm630": 13,
     "itron_cf_echo_ii": 14,
     "belimo_energy_valve_v4": 15,
+    "onicon_system_10": 16,
 }
 # Point key -> the model quantity it follows (with a unit conversion factor where needed).
 QUANTITIES: dict[str, dict[str, Any]] = {
@@ -52,6 +53,13 @@ QUANTITIES: dict[str, dict[str, Any]] = {
         "return_temperature": "loop_return_temperature_c",
         "heating_power": "heat_meter_power_w",
         "heating_energy": {"quantity": "heat_meter_energy_wh", "factor": 0.001},
+    },
+    "onicon_system_10": {
+        "energy": {"quantity": "heat_meter_energy_wh", "factor": 0.001},
+        "thermal_power": {"quantity": "heat_meter_power_w", "factor": 0.001},
+        "flow": "loop_flow_m3h",
+        "supply_temperature": "loop_supply_temperature_c",
+        "return_temperature": "loop_return_temperature_c",
     },
 }
 # Point key -> (the constant served, what microdc decodes from it).
@@ -92,6 +100,11 @@ CONSTANTS: dict[str, dict[str, tuple[float, Any]]] = {
         "relative_position": (61.75, 61.75),
         "cooling_power": (0, 0),
         "cooling_energy": (17, 17),
+    },
+    "onicon_system_10": {
+        "cooling_energy": (315.5, 315.5),
+        "heating_volume": (98765.0, 98765.0),
+        "cooling_volume": (4321.0, 4321.0),
     },
 }
 

@@ -2,10 +2,11 @@
 
 The simulator serves every real profile (tests/real_devices.py) beside the demo devices; this
 site adds only the real ones (no demo PDU or heat meter to share the roles): the Itron heat meter
-is the loop's meter, the Belimo Energy Valve's setpoint opens the one heat destination, the APC
-card is the UPS (its status word following the model's UPS, so a mains outage shows), the Tripp
-Lite card a second UPS, and the Eastron meter the rack's IT meter. Time stands still; the Clock
-of test_heat_accounting moves the simulator and Home Assistant on together.
+is the loop's meter (the ONICON BTU meter when a test makes it the main meter), the Belimo
+Energy Valve's setpoint opens the one heat destination, the APC card is the UPS (its status word
+following the model's UPS, so a mains outage shows), the Tripp Lite card a second UPS, and the
+Eastron meter the rack's IT meter. Time stands still; the Clock of test_heat_accounting moves the
+simulator and Home Assistant on together.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from tests.ha.test_heat_accounting import POLL_S, Clock
 from tests.real_devices import UNITS, site_with_real_devices
 from tests.simulator_process import SimulatorProcess, start_simulator
 
-METER, VALVE, APC, TRIPP, EASTRON = (
+METER, ONICON, VALVE, APC, TRIPP, EASTRON = (
     "itron_cf_echo_ii",
+    "onicon_system_10",
     "belimo_energy_valve_v4",
     "apc_smart_ups",
     "tripp_lite_modbuscard_ups",
@@ -76,10 +78,11 @@ def _device(sim: SimulatorProcess, profile: str) -> dict[str, Any]:
     }
 
 
-def _site(sim: SimulatorProcess) -> MockConfigEntry:
-    # The heat meter first: the site's main meter is its first device that measures heat
-    # (the Energy Valve meters heat too).
-    devices = [_device(sim, p) for p in (METER, VALVE, APC, TRIPP, EASTRON)]
+def _site(sim: SimulatorProcess, main_meter: str) -> MockConfigEntry:
+    # The main meter first: the site's main meter is its first device that measures heat
+    # (the other heat meter and the Energy Valve meter heat too).
+    meters = [main_meter, *(m for m in (METER, ONICON) if m != main_meter)]
+    devices = [_device(sim, p) for p in (*meters, VALVE, APC, TRIPP, EASTRON)]
     destination = {
         "subentry_id": DESTINATION,
         "subentry_type": SUBENTRY_HEAT_DESTINATION,
@@ -102,15 +105,22 @@ def _site(sim: SimulatorProcess) -> MockConfigEntry:
 
 
 @pytest.fixture
+def main_meter() -> str:
+    """The loop's main meter (a test parametrises it to try the other heat meter)."""
+    return METER
+
+
+@pytest.fixture
 async def site(
     hass: HomeAssistant,
     real_simulator: SimulatorProcess,
     socket_enabled: None,
     monkeypatch: pytest.MonkeyPatch,
+    main_meter: str,
 ) -> tuple[MockConfigEntry, Clock]:
     """The site set up, with its clock."""
     clock = Clock(hass, monkeypatch)
-    entry = _site(real_simulator)
+    entry = _site(real_simulator, main_meter)
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
@@ -183,6 +193,37 @@ async def test_a_real_heat_meter_and_energy_valve_make_the_heat_figures(
     assert gained <= (accounting.recovered_power_w() or 0) * POLL_S / 3600 * 1.5
     assert accounting.totals.rejected_wh > 20
     assert accounting.totals.rejected_wh > 10 * gained
+
+
+@pytest.mark.parametrize("main_meter", [ONICON])
+async def test_the_onicon_btu_meter_as_main_meter_makes_the_heat_figures(
+    hass: HomeAssistant, real_simulator: SimulatorProcess, site: tuple[MockConfigEntry, Clock]
+) -> None:
+    """The ONICON's roles (its mode 1 kWh total, kW, flow, temperatures) feed the ledger."""
+    entry, clock = site
+    sim = real_simulator
+    accounting = entry.runtime_data.heat
+    # The ledger counts the ONICON's kWh register, not only its power.
+    assert accounting.main_meter is not None
+    assert accounting.main_meter.counter is not None
+    start_truth = (await sim.async_state())["ledgers"]["heat_to_loop_wh"]
+    start_kwh = (await _served(sim, ONICON))["energy"]["value"]
+    await clock.poll(sim, 30)
+
+    heat = (await async_get_config_entry_diagnostics(hass, entry))["heat"]
+    assert heat["main_meter"] == ONICON
+    truth = (await sim.async_state())["ledgers"]["heat_to_loop_wh"] - start_truth
+    assert truth > 100
+    # Its kWh total is an f32 like the Itron's: within a couple of its steps.
+    assert accounting.totals.captured_wh == pytest.approx(truth, abs=2.0)
+    served = await _served(sim, ONICON)
+    counted_wh = (served["energy"]["value"] - start_kwh) * 1000
+    assert accounting.totals.captured_wh == pytest.approx(counted_wh, abs=2.0)
+    recovered_kw = float(_state(hass, Platform.SENSOR, "realsite_recovered_power"))
+    assert recovered_kw == pytest.approx(served["thermal_power"]["value"], rel=1e-3)
+    for key in ("flow", "supply_temperature", "return_temperature"):
+        shown = float(_state(hass, Platform.SENSOR, f"{ONICON}_{key}"))
+        assert shown == pytest.approx(served[key]["value"], abs=0.01), key
 
 
 async def test_a_real_ups_card_makes_the_ups_sensors(
@@ -353,3 +394,4 @@ async def test_every_entity_of_a_real_device_has_a_translated_name(
     assert names[f"{EASTRON}_phase_2_current"] == "Phase 2 current"
     assert names[f"{APC}_battery_system_error_needs_replacement"] == "Battery needs replacement"
     assert names[f"{VALVE}_relative_position"] == "Valve feedback"
+    assert names[f"{ONICON}_heating_volume"] == "Heating volume"
