@@ -161,6 +161,9 @@ async def test_a_real_heat_meter_and_energy_valve_make_the_heat_figures(
     entry, clock = site
     sim = real_simulator
     accounting = entry.runtime_data.heat
+    # The ledger counts the Itron's energy index, not only its power.
+    assert accounting.main_meter is not None
+    assert accounting.main_meter.counter is not None
     start_truth = (await sim.async_state())["ledgers"]["heat_to_loop_wh"]
     await clock.poll(sim, 30)
 
