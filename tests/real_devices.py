@@ -22,6 +22,7 @@ UNITS = {
     "itron_cf_echo_ii": 14,
     "belimo_energy_valve_v4": 15,
     "onicon_system_10": 16,
+    "eaton_9px_modbus_ms": 17,
 }
 # Point key -> the model quantity it follows (with a unit conversion factor where needed).
 QUANTITIES: dict[str, dict[str, Any]] = {
@@ -60,6 +61,13 @@ QUANTITIES: dict[str, dict[str, Any]] = {
         "flow": "loop_flow_m3h",
         "supply_temperature": "loop_supply_temperature_c",
         "return_temperature": "loop_return_temperature_c",
+    },
+    "eaton_9px_modbus_ms": {
+        "runtime_remaining": {"quantity": "ups_runtime_s", "factor": 1 / 60},
+        "battery_charge": "ups_battery_charge_pct",
+        "load": "ups_load_pct",
+        "input_voltage": "ups_input_voltage_v",
+        "output_power": "ups_output_power_w",
     },
 }
 # Point key -> (the constant served, what microdc decodes from it).
@@ -105,6 +113,28 @@ CONSTANTS: dict[str, dict[str, tuple[float, Any]]] = {
         "cooling_energy": (315.5, 315.5),
         "heating_volume": (98765.0, 98765.0),
         "cooling_volume": (4321.0, 4321.0),
+    },
+    "eaton_9px_modbus_ms": {
+        # Bits 0, 2, 4 and 6: bit 2 ("Unit general alarm") has no label and reads as nothing.
+        "status": (0b101_0101, frozenset({"online", "on_battery", "low_battery"})),
+        "battery_flags": (0b1, frozenset({"present"})),
+        "input_alarms": (1 << 8, frozenset({"voltage_out_of_tolerance"})),
+        "mains_2_alarms": (
+            1 << 7 | 1 << 1,
+            frozenset({"output_on_bypass", "maintenance_position"}),
+        ),
+        "charger_alarms": (0, frozenset()),
+        "inverter_alarms": (1 << 2, frozenset({"overload"})),
+        "mains_2_current": (1, 1),
+        "output_current": (12, 12),
+        "mains_2_voltage": (229, 229),
+        "output_voltage": (230, 230),
+        "battery_voltage": (72, 72),
+        "output_apparent_power": (2900, 2900),
+        "power_factor": (0.95, 0.95),
+        "input_frequency": (50, 50),
+        "mains_2_frequency": (49, 49),
+        "output_frequency": (50, 50),
     },
 }
 

@@ -3,10 +3,10 @@
 The simulator serves every real profile (tests/real_devices.py) beside the demo devices; this
 site adds only the real ones (no demo PDU or heat meter to share the roles): the Itron heat meter
 is the loop's meter (the ONICON BTU meter when a test makes it the main meter), the Belimo
-Energy Valve's setpoint opens the one heat destination, the APC card is the UPS (its status word
-following the model's UPS, so a mains outage shows), the Tripp Lite card a second UPS, and the
-Eastron meter the rack's IT meter. Time stands still; the Clock of test_heat_accounting moves the
-simulator and Home Assistant on together.
+Energy Valve's setpoint opens the one heat destination, the APC and Eaton cards are the UPS (their
+status words following the model's UPS, so a mains outage shows), the Tripp Lite card a third, and
+the Eastron meter the rack's IT meter. Time stands still; the Clock of test_heat_accounting moves
+the simulator and Home Assistant on together.
 """
 
 from __future__ import annotations
@@ -37,13 +37,14 @@ from tests.ha.test_heat_accounting import POLL_S, Clock
 from tests.real_devices import UNITS, site_with_real_devices
 from tests.simulator_process import SimulatorProcess, start_simulator
 
-METER, ONICON, VALVE, APC, TRIPP, EASTRON = (
+METER, ONICON, VALVE, APC, TRIPP, EASTRON, EATON = (
     "itron_cf_echo_ii",
     "onicon_system_10",
     "belimo_energy_valve_v4",
     "apc_smart_ups",
     "tripp_lite_modbuscard_ups",
     "eastron_sdm630",
+    "eaton_9px_modbus_ms",
 )
 DESTINATION = "stockroom"
 STRINGS = json.loads((Path(sensor.__file__).parent / "strings.json").read_text(encoding="utf-8"))[
@@ -53,11 +54,12 @@ STRINGS = json.loads((Path(sensor.__file__).parent / "strings.json").read_text(e
 
 @pytest.fixture
 def real_simulator(tmp_path: Path) -> Generator[SimulatorProcess]:
-    """The real devices' site, the APC status word following the model's UPS (one per test:
-    a test's writes and faults stay its own)."""
+    """The real devices' site, the APC and Eaton status words following the model's UPS (one
+    per test: a test's writes and faults stay its own)."""
     path = site_with_real_devices(tmp_path)
     site = yaml.safe_load(path.read_text(encoding="utf-8"))
-    site["modbus"]["devices"][APC]["points"]["status"] = "ups_status"
+    for card in (APC, EATON):
+        site["modbus"]["devices"][card]["points"]["status"] = "ups_status"
     path.write_text(yaml.safe_dump(site, allow_unicode=True), encoding="utf-8")
     sim = start_simulator(speed=0.0, site=path)
     try:
@@ -82,7 +84,7 @@ def _site(sim: SimulatorProcess, main_meter: str) -> MockConfigEntry:
     # The main meter first: the site's main meter is its first device that measures heat
     # (the other heat meter and the Energy Valve meter heat too).
     meters = [main_meter, *(m for m in (METER, ONICON) if m != main_meter)]
-    devices = [_device(sim, p) for p in (*meters, VALVE, APC, TRIPP, EASTRON)]
+    devices = [_device(sim, p) for p in (*meters, VALVE, APC, TRIPP, EASTRON, EATON)]
     destination = {
         "subentry_id": DESTINATION,
         "subentry_type": SUBENTRY_HEAT_DESTINATION,
@@ -232,7 +234,8 @@ async def test_the_onicon_btu_meter_as_main_meter_makes_the_heat_figures(
 async def test_a_real_ups_card_makes_the_ups_sensors(
     hass: HomeAssistant, real_simulator: SimulatorProcess, site: tuple[MockConfigEntry, Clock]
 ) -> None:
-    """APC's status word, charge and runtime; a mains outage shows on battery, then low."""
+    """APC's and Eaton's status words, charge and runtime; a mains outage shows on battery,
+    then low."""
     _, clock = site
     sim = real_simulator
     # The first scan falls due just after one interval (setup took a moment): two polls make
@@ -240,17 +243,27 @@ async def test_a_real_ups_card_makes_the_ups_sensors(
     await clock.poll(sim, 2)
 
     async def check(status: str, on_battery: str, low_battery: str) -> None:
-        served = await _served(sim, APC)
-        assert _state(hass, Platform.SENSOR, f"{APC}_status") == status
-        assert _state(hass, Platform.BINARY_SENSOR, f"{APC}_on_battery") == on_battery
-        assert _state(hass, Platform.BINARY_SENSOR, f"{APC}_low_battery") == low_battery
-        charge = float(_state(hass, Platform.SENSOR, f"{APC}_battery_charge"))
-        assert charge == pytest.approx(served["battery_charge"]["value"], abs=0.01)
-        # The card counts seconds; a new entity shows them in minutes (suggested unit).
+        for card in (APC, EATON):
+            served = await _served(sim, card)
+            assert _state(hass, Platform.SENSOR, f"{card}_status") == status, card
+            assert _state(hass, Platform.BINARY_SENSOR, f"{card}_on_battery") == on_battery, card
+            assert _state(hass, Platform.BINARY_SENSOR, f"{card}_low_battery") == low_battery, card
+            charge = float(_state(hass, Platform.SENSOR, f"{card}_battery_charge"))
+            assert charge == pytest.approx(served["battery_charge"]["value"], abs=0.01), card
+        # APC's card counts seconds; a new entity shows them in minutes (suggested unit).
         runtime_min = float(_state(hass, Platform.SENSOR, f"{APC}_runtime_remaining"))
-        assert runtime_min * 60 == pytest.approx(served["runtime_remaining"]["value"], abs=0.5)
+        served_s = (await _served(sim, APC))["runtime_remaining"]["value"]
+        assert runtime_min * 60 == pytest.approx(served_s, abs=0.5)
+        # Eaton's counts whole minutes.
+        eaton_min = float(_state(hass, Platform.SENSOR, f"{EATON}_runtime_remaining"))
+        assert eaton_min == (await _served(sim, EATON))["runtime_remaining"]["value"]
+        assert abs(eaton_min * 60 - served_s) <= 30
 
     await check("online", "off", "off")
+    # Eaton's status word has no fault bit that the manual describes: no UPS fault sensor.
+    registry = er.async_get(hass)
+    assert registry.async_get_entity_id(Platform.BINARY_SENSOR, DOMAIN, f"{APC}_ups_fault")
+    assert not registry.async_get_entity_id(Platform.BINARY_SENSOR, DOMAIN, f"{EATON}_ups_fault")
     assert (await _served(sim, APC))["battery_charge"]["value"] == pytest.approx(100, abs=0.01)
     # The Tripp Lite card has no status word: its charge and runtime (in minutes) only.
     tripp = await _served(sim, TRIPP)
@@ -264,12 +277,15 @@ async def test_a_real_ups_card_makes_the_ups_sensors(
     await sim.async_inject_fault("mains_outage")
     await clock.poll(sim, 6)
     await check("on_battery", "on", "off")
-    assert float(_state(hass, Platform.SENSOR, f"{APC}_input_voltage")) == 0
+    for card in (APC, EATON):
+        assert float(_state(hass, Platform.SENSOR, f"{card}_input_voltage")) == 0, card
     runtime = float(_state(hass, Platform.SENSOR, f"{APC}_runtime_remaining")) * 60  # s
     assert 300 < runtime < 86400
     # AN176's status has no low-battery bit: the site's limit (300 s of runtime) decides.
     await clock.advance(sim, runtime - 250)
     await check("on_battery", "on", "on")
+    # Eaton's card raises its own low-battery bit (6) too.
+    assert "low_battery" in (await _served(sim, EATON))["status"]["value"]
     await sim.async_clear_faults()
     await clock.poll(sim, 1)
     # Mains is back; the nearly empty battery still gives under 300 s until it recharges.
@@ -398,3 +414,5 @@ async def test_every_entity_of_a_real_device_has_a_translated_name(
     assert names[f"{APC}_battery_system_error_needs_replacement"] == "Battery needs replacement"
     assert names[f"{VALVE}_relative_position"] == "Valve feedback"
     assert names[f"{ONICON}_heating_volume"] == "Heating volume"
+    assert names[f"{EATON}_mains_2_alarms_output_on_bypass"] == "Output on bypass"
+    assert names[f"{EATON}_inverter_alarms_major_fault"] == "Inverter major fault"
