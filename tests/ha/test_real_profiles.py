@@ -156,6 +156,22 @@ async def _served(sim: SimulatorProcess, profile: str) -> dict[str, Any]:
     return points
 
 
+async def _heat_counted_from_the_meter(
+    entry: MockConfigEntry, clock: Clock, sim: SimulatorProcess
+) -> None:
+    """Run 30 polls; the ledger counts the main meter's energy register (not only its power)
+    and its captured heat equals the simulator's truth within a couple of the meter's f32
+    kWh steps."""
+    accounting = entry.runtime_data.heat
+    assert accounting.main_meter is not None
+    assert accounting.main_meter.counter is not None
+    start_truth = (await sim.async_state())["ledgers"]["heat_to_loop_wh"]
+    await clock.poll(sim, 30)
+    truth = (await sim.async_state())["ledgers"]["heat_to_loop_wh"] - start_truth
+    assert truth > 100
+    assert accounting.totals.captured_wh == pytest.approx(truth, abs=2.0)
+
+
 async def test_a_real_heat_meter_and_energy_valve_make_the_heat_figures(
     hass: HomeAssistant, real_simulator: SimulatorProcess, site: tuple[MockConfigEntry, Clock]
 ) -> None:
@@ -163,17 +179,9 @@ async def test_a_real_heat_meter_and_energy_valve_make_the_heat_figures(
     entry, clock = site
     sim = real_simulator
     accounting = entry.runtime_data.heat
-    # The ledger counts the Itron's energy index, not only its power.
-    assert accounting.main_meter is not None
-    assert accounting.main_meter.counter is not None
-    start_truth = (await sim.async_state())["ledgers"]["heat_to_loop_wh"]
-    await clock.poll(sim, 30)
+    await _heat_counted_from_the_meter(entry, clock, sim)
 
     assert float(_state(hass, Platform.SENSOR, "realsite_recovered_power")) > 0
-    truth = (await sim.async_state())["ledgers"]["heat_to_loop_wh"] - start_truth
-    assert truth > 100
-    # The Itron's energy index counts in kWh floats: within a couple of its f32 steps.
-    assert accounting.totals.captured_wh == pytest.approx(truth, abs=2.0)
     recovered_kwh = float(_state(hass, Platform.SENSOR, "realsite_recovered_heat"))
     assert recovered_kwh == pytest.approx(accounting.totals.captured_wh / 1000, abs=1e-3)
     heat = (await async_get_config_entry_diagnostics(hass, entry))["heat"]
@@ -208,19 +216,11 @@ async def test_the_onicon_btu_meter_as_main_meter_makes_the_heat_figures(
     entry, clock = site
     sim = real_simulator
     accounting = entry.runtime_data.heat
-    # The ledger counts the ONICON's kWh register, not only its power.
-    assert accounting.main_meter is not None
-    assert accounting.main_meter.counter is not None
-    start_truth = (await sim.async_state())["ledgers"]["heat_to_loop_wh"]
     start_kwh = (await _served(sim, ONICON))["energy"]["value"]
-    await clock.poll(sim, 30)
+    await _heat_counted_from_the_meter(entry, clock, sim)
 
     heat = (await async_get_config_entry_diagnostics(hass, entry))["heat"]
     assert heat["main_meter"] == ONICON
-    truth = (await sim.async_state())["ledgers"]["heat_to_loop_wh"] - start_truth
-    assert truth > 100
-    # Its kWh total is an f32 like the Itron's: within a couple of its steps.
-    assert accounting.totals.captured_wh == pytest.approx(truth, abs=2.0)
     served = await _served(sim, ONICON)
     counted_wh = (served["energy"]["value"] - start_kwh) * 1000
     assert accounting.totals.captured_wh == pytest.approx(counted_wh, abs=2.0)
